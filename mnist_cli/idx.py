@@ -1,0 +1,73 @@
+"""Reader for the IDX format that MNIST and its siblings are stored in: bytes -> uint8 tensor.
+
+Every check is explicit (never `assert`), since the bytes come from the network or the user.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from mnist_cli.errors import DataError
+
+# The third byte of the magic number is the element type: 0x08 means unsigned byte.
+UBYTE = 0x08
+IMAGES_DIMS = 3
+LABELS_DIMS = 1
+
+
+def parse_header(data: bytes, name: str = "IDX file") -> tuple[int, ...]:
+    """Return the dimensions an IDX header announces, after checking it against the length."""
+    if len(data) < 4:
+        raise DataError(f"{name}: too short to be an IDX file ({len(data)} bytes)")
+    zero1, zero2, dtype, ndims = struct.unpack(">BBBB", data[:4])
+    if zero1 != 0 or zero2 != 0 or dtype != UBYTE or not 1 <= ndims <= 4:
+        raise DataError(f"{name}: not an unsigned-byte IDX file (bad magic number)")
+    header_size = 4 + 4 * ndims
+    if len(data) < header_size:
+        raise DataError(f"{name}: IDX header is truncated")
+    dims = struct.unpack(f">{ndims}I", data[4:header_size])
+    payload = 1
+    for dim in dims:
+        payload *= dim
+    if len(data) != header_size + payload:
+        raise DataError(
+            f"{name}: header announces {header_size + payload} bytes but the file has {len(data)}"
+        )
+    return dims
+
+
+def parse_idx(data: bytes, name: str = "IDX file", ndims: int | None = None):
+    """Parse IDX bytes into a uint8 tensor shaped as the header says."""
+    import torch
+
+    dims = parse_header(data, name)
+    if ndims is not None and len(dims) != ndims:
+        raise DataError(f"{name}: expected {ndims} dimensions, found {len(dims)}")
+    header_size = 4 + 4 * len(dims)
+    payload = bytearray(data[header_size:])
+    if not payload:
+        return torch.empty(dims, dtype=torch.uint8)
+    return torch.frombuffer(payload, dtype=torch.uint8).reshape(dims)
+
+
+def parse_images(data: bytes, name: str = "images"):
+    """Parse an IDX images file: N x rows x cols uint8."""
+    images = parse_idx(data, name, ndims=IMAGES_DIMS)
+    if images.shape[1] == 0 or images.shape[2] == 0:
+        raise DataError(f"{name}: images have a zero dimension {tuple(images.shape)}")
+    return images
+
+
+def parse_labels(data: bytes, num_classes: int, name: str = "labels"):
+    """Parse an IDX labels file: N uint8 labels, each below num_classes, as int64."""
+    labels = parse_idx(data, name, ndims=LABELS_DIMS)
+    if labels.numel() and int(labels.max()) >= num_classes:
+        raise DataError(f"{name}: label {int(labels.max())} is outside 0-{num_classes - 1}")
+    return labels.long()
+
+
+def encode_idx(tensor) -> bytes:
+    """Write a uint8 tensor as IDX bytes (used by tests and tools that make small datasets)."""
+    dims = tuple(tensor.shape)
+    header = struct.pack(">BBBB", 0, 0, UBYTE, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
+    return header + tensor.contiguous().numpy().tobytes()
