@@ -1,0 +1,218 @@
+"""Checkpoints: written atomically, loaded only as tensors and plain values, validated in full.
+
+A checkpoint is a dict that `torch.load(path, weights_only=True)` reads: no pickled code. It
+describes itself (model name and arguments, normalisation, class names, training configuration,
+per-epoch history), so `evaluate` and `predict` rebuild the model from it, never from flags.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnist_cli import __version__
+from mnist_cli.errors import CheckpointError
+from mnist_cli.models import MODELS, build_model
+
+FORMAT = "mnist-cli-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A model rebuilt from a checkpoint, ready for inference, with what the file said of it."""
+
+    model: nn.Module
+    model_name: str
+    class_names: list[str]
+    mean: float
+    std: float
+    dataset: str
+    config: dict[str, Any]
+    history: list[dict[str, Any]]
+    meta: dict[str, Any]  # the whole checkpoint minus the weights
+
+
+def make_checkpoint(
+    model: nn.Module,
+    model_name: str,
+    model_kwargs: dict[str, int],
+    dataset: str,
+    class_names: list[str],
+    mean: float,
+    std: float,
+    config: dict[str, Any],
+    history: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": {"name": model_name, "kwargs": dict(model_kwargs)},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "normalization": {"mean": float(mean), "std": float(std)},
+        "dataset": dataset,
+        "class_names": list(class_names),
+        "config": dict(config),
+        "history": [dict(row) for row in history],
+        "torch_version": str(torch.__version__),
+        "mnist_cli_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete temporary files that a killed run left beside `path`."""
+    for stale in Path(path).parent.glob(f".{Path(path).name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> None:
+    """Write to a temporary file in the same directory, fsync, then rename over `path`: a crash
+    at any moment leaves either the old checkpoint or the new one, never half of one."""
+    path = Path(path)
+    temp = _temp_name(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temp, "wb") as out:
+            torch.save(checkpoint, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise CheckpointError(
+            f"cannot write checkpoint {path}: {error.strerror or error}"
+        ) from None
+    try:
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError:
+        pass  # some filesystems cannot fsync a directory; the rename itself is still atomic
+
+
+def _invalid(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(f"not a valid mnist checkpoint: {path}: {why}")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        size = path.stat().st_size
+        is_zip = zipfile.is_zipfile(path)
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    if size == 0:
+        raise _invalid(path, "the file is empty")
+    if not is_zip:
+        raise _invalid(
+            path, "not a complete PyTorch checkpoint (truncated, or another kind of file)"
+        )
+    try:
+        # weights_only=True: only tensors and plain values; never a fallback to full pickle.
+        with warnings.catch_warnings():  # torch's warnings about odd files would break our one line
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds here; none may reach the user raw
+        text = str(error)
+        if "weights_only" in text or "Unsupported global" in text:
+            why = "it holds Python objects, not only tensors (refused for safety)"
+        else:
+            first_line = (text.strip().splitlines() or [""])[0][:120]
+            why = f"damaged or truncated ({type(error).__name__}: {first_line})"
+        raise _invalid(path, why) from None
+    if not isinstance(data, dict):
+        raise _invalid(path, f"expected a dict, found {type(data).__name__}")
+    return data
+
+
+def _field(data: dict, key: str, kind: type | tuple[type, ...], path: Path):
+    value = data.get(key)
+    if not isinstance(value, kind):
+        raise _invalid(path, f"field {key!r} is missing or of the wrong type")
+    return value
+
+
+def _check_state_dict(model: nn.Module, state: dict, path: Path) -> None:
+    expected = model.state_dict()
+    if set(state) != set(expected):
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected))
+        raise _invalid(
+            path, f"weights do not fit the model (missing {missing[:3]}, extra {extra[:3]})"
+        )
+    for key, tensor in expected.items():
+        value = state[key]
+        if not isinstance(value, torch.Tensor):
+            raise _invalid(path, f"weight {key!r} is not a tensor")
+        if value.shape != tensor.shape or value.dtype != tensor.dtype:
+            raise _invalid(path, f"weight {key!r} has shape {tuple(value.shape)} {value.dtype}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise _invalid(path, f"weight {key!r} holds NaN or infinity")
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedCheckpoint:
+    """Load, validate and rebuild the model a checkpoint describes."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(
+            f"no checkpoint at {path}: train one with `mnist train` or give its path"
+        )
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+    data = _read(path)
+    if data.get("format") != FORMAT:
+        raise _invalid(path, "it was not written by mnist (no format marker)")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise _invalid(path, f"format version {data.get('format_version')!r} is not supported")
+    model_info = _field(data, "model", dict, path)
+    name = model_info.get("name")
+    kwargs = model_info.get("kwargs")
+    if name not in MODELS:
+        raise _invalid(path, f"unknown model {name!r}")
+    if not isinstance(kwargs, dict) or not all(
+        isinstance(k, str) and type(v) is int and 0 < v <= 4096 for k, v in kwargs.items()
+    ):
+        raise _invalid(path, "model arguments are malformed")
+    class_names = _field(data, "class_names", list, path)
+    if not class_names or not all(isinstance(c, str) for c in class_names):
+        raise _invalid(path, "class names are malformed")
+    if kwargs.get("num_classes", 10) != len(class_names):
+        raise _invalid(path, "class names do not match the model's outputs")
+    norm = _field(data, "normalization", dict, path)
+    mean, std = norm.get("mean"), norm.get("std")
+    if not isinstance(mean, float) or not isinstance(std, float) or not std > 0:
+        raise _invalid(path, "normalisation is malformed")
+    state = _field(data, "state_dict", dict, path)
+    try:
+        model = build_model(name, **kwargs)
+    except TypeError as error:
+        raise _invalid(path, f"model arguments do not fit {name}: {error}") from None
+    _check_state_dict(model, state, path)
+    model.load_state_dict(state)
+    model.to(device).eval()
+    history = data.get("history")
+    return LoadedCheckpoint(
+        model=model,
+        model_name=name,
+        class_names=list(class_names),
+        mean=mean,
+        std=std,
+        dataset=str(data.get("dataset", "mnist")),
+        config=data.get("config") if isinstance(data.get("config"), dict) else {},
+        history=history if isinstance(history, list) else [],
+        meta={k: v for k, v in data.items() if k != "state_dict"},
+    )

@@ -1,0 +1,174 @@
+"""The training loop: the whole dataset as one tensor on the device, batched by slicing a random
+permutation; a test pass and an atomic checkpoint after every epoch. Never prints: progress goes
+through the `on_step` and `on_epoch` callbacks."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnist_cli.checkpoint import make_checkpoint, remove_stale_temps, save_checkpoint
+from mnist_cli.config import TrainConfig
+from mnist_cli.datasets import get_dataset, load_split
+from mnist_cli.devices import resolve_device
+from mnist_cli.errors import Interrupted, MnistError
+from mnist_cli.evaluation import evaluate, to_inputs
+from mnist_cli.models import build_model
+
+REPORT_EVERY = 20  # steps between loss read-backs (each one syncs with the device)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch achieved; a row of the history stored in the checkpoint."""
+
+    epoch: int
+    train_loss: float
+    test_loss: float
+    test_accuracy: float  # fraction in [0, 1]
+    lr: float  # learning rate at the end of the epoch
+    seconds: float  # training and test pass of this epoch
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    history: list[EpochRecord]
+    checkpoint: Path
+    device: str
+    parameters: int
+    seconds: float  # the whole run, data loading included
+
+    @property
+    def final(self) -> EpochRecord:
+        return self.history[-1]
+
+
+StepFn = Callable[..., None]  # on_step(done, total, loss=...)
+EpochFn = Callable[[EpochRecord], None]
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    raise MnistError(f"unknown optimizer {config.optimizer!r}: choose adamw or sgd")
+
+
+def make_schedule(config: TrainConfig, optimizer, total_steps: int):
+    if config.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.2
+        )
+    raise MnistError(f"unknown schedule {config.schedule!r}: choose onecycle or constant")
+
+
+def _check(config: TrainConfig) -> None:
+    if config.epochs < 1:
+        raise MnistError("--epochs must be at least 1")
+    if config.batch_size < 1:
+        raise MnistError("--batch-size must be at least 1")
+    if config.lr <= 0 or not math.isfinite(config.lr):
+        raise MnistError("--lr must be a positive number")
+
+
+def train(
+    config: TrainConfig,
+    data_dir: Path,
+    checkpoint_path: Path,
+    on_step: StepFn | None = None,
+    on_epoch: EpochFn | None = None,
+) -> TrainResult:
+    """Train as `config` says, saving `checkpoint_path` after every epoch."""
+    started = time.perf_counter()
+    _check(config)
+    device = resolve_device(config.device)
+    dataset = get_dataset(config.dataset)
+    train_images, train_labels = load_split(dataset, data_dir, "train")
+    test_images, test_labels = load_split(dataset, data_dir, "test")
+    train_inputs = to_inputs(train_images, dataset.mean, dataset.std, device)
+    test_inputs = to_inputs(test_images, dataset.mean, dataset.std, device)
+    train_labels, test_labels = train_labels.to(device), test_labels.to(device)
+    num_classes = len(dataset.class_names)
+
+    torch.manual_seed(config.seed)
+    model_kwargs = {"num_classes": num_classes}
+    model = build_model(config.model, **model_kwargs).to(device)
+    optimizer = make_optimizer(config, model)
+    count = len(train_inputs)
+    steps_per_epoch = math.ceil(count / config.batch_size)
+    schedule = make_schedule(config, optimizer, config.epochs * steps_per_epoch)
+    order = torch.Generator().manual_seed(config.seed)
+    remove_stale_temps(checkpoint_path)
+
+    history: list[EpochRecord] = []
+    epoch = 0
+    try:
+        for epoch in range(1, config.epochs + 1):
+            epoch_started = time.perf_counter()
+            model.train()
+            permutation = torch.randperm(count, generator=order).to(device)
+            loss_sum = torch.zeros((), device=device)
+            for step in range(steps_per_epoch):
+                batch = permutation[step * config.batch_size : (step + 1) * config.batch_size]
+                loss = F.cross_entropy(model(train_inputs[batch]), train_labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                loss_sum += loss.detach()
+                done = step + 1
+                if on_step and (done % REPORT_EVERY == 0 or done == steps_per_epoch):
+                    on_step(done, steps_per_epoch, loss=loss_sum.item() / done)
+            train_loss = loss_sum.item() / steps_per_epoch
+            if not math.isfinite(train_loss):
+                raise MnistError(
+                    f"training diverged in epoch {epoch} (loss is {train_loss}): try a lower --lr"
+                )
+            metrics = evaluate(model, test_inputs, test_labels, num_classes)
+            record = EpochRecord(
+                epoch=epoch,
+                train_loss=train_loss,
+                test_loss=metrics.loss,
+                test_accuracy=metrics.accuracy,
+                lr=optimizer.param_groups[0]["lr"],
+                seconds=time.perf_counter() - epoch_started,
+            )
+            history.append(record)
+            checkpoint = make_checkpoint(
+                model,
+                config.model,
+                model_kwargs,
+                dataset.name,
+                list(dataset.class_names),
+                dataset.mean,
+                dataset.std,
+                asdict(config),
+                [asdict(row) for row in history],
+            )
+            save_checkpoint(checkpoint, checkpoint_path)
+            if on_epoch:
+                on_epoch(record)
+    except KeyboardInterrupt:
+        kept = (
+            f"{checkpoint_path} holds epoch {history[-1].epoch}"
+            if history
+            else "no epoch had finished, so no checkpoint was written"
+        )
+        raise Interrupted(f"interrupted during epoch {epoch}: {kept}") from None
+    return TrainResult(
+        history=history,
+        checkpoint=Path(checkpoint_path),
+        device=str(device),
+        parameters=sum(p.numel() for p in model.parameters()),
+        seconds=time.perf_counter() - started,
+    )
