@@ -1,0 +1,448 @@
+"""The `mnist` command: parses options, calls one core function, renders what comes back.
+
+The only module that imports typer or rich. torch is imported inside the commands, so that
+`mnist --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from mnist_cli import __version__
+from mnist_cli.config import (
+    DATA_DIR_ENV,
+    DEFAULT_CHECKPOINT,
+    DEFAULT_DATA_DIR,
+    DEFAULT_LR,
+    DEFAULT_SCHEDULE,
+    DeviceName,
+    ModelName,
+    OptimizerName,
+    ScheduleName,
+    TrainConfig,
+)
+from mnist_cli.errors import MnistError
+
+DEFAULTS = TrainConfig()
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="mnist",
+    help="The whole MNIST workflow in one command: download, train, evaluate, predict.",
+    epilog="Start with [bold]mnist train[/]: it downloads the data if needed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # tracebacks with locals can leak paths and data
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DATA_DIR = typer.Option(
+    DEFAULT_DATA_DIR, "--data-dir", envvar=DATA_DIR_ENV, help="Where the datasets live."
+)
+DEVICE = typer.Option(
+    DEFAULTS.device,
+    "--device",
+    help="auto picks cuda, then mps, then cpu.",
+)
+JSON = typer.Option(False, "--json", help="Print one JSON document on stdout and nothing else.")
+
+
+def main() -> None:
+    """Entry point of the `mnist` script."""
+    app()
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"mnist {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """The whole MNIST workflow in one command: download, train, evaluate, predict."""
+
+
+@contextmanager
+def _handled():
+    """Turn our errors, Ctrl-C and anything unexpected into one line on stderr and an exit code."""
+    try:
+        yield
+    except MnistError as error:
+        err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[bold red]interrupted[/]", soft_wrap=True)
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as error:
+        if os.environ.get("MNIST_DEBUG"):
+            raise
+        message = f"{type(error).__name__}: {error}"
+        err.print(
+            f"[bold red]error:[/] unexpected {escape(message)} (MNIST_DEBUG=1 shows the traceback)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _emit_json(document) -> None:
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2f}%"
+
+
+# download ------------------------------------------------------------------------------------
+
+
+def _fetch_dataset(dataset, data_dir: Path, mirrors=(), source_dir=None, force=False, quiet=False):
+    from mnist_cli.download import download
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(
+        *columns, console=err, transient=True, disable=quiet or not err.is_terminal
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_progress(name: str, done: int, total: int | None) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done, total=total)
+
+        return download(dataset, data_dir, mirrors, source_dir, force, on_progress)
+
+
+def _ensure_data(dataset, data_dir: Path, quiet: bool) -> None:
+    from mnist_cli.datasets import missing_files
+
+    if missing_files(dataset, data_dir):
+        err.print(f"{dataset.title} is not in {data_dir}: downloading it first")
+        _fetch_dataset(dataset, data_dir, quiet=quiet)
+
+
+def _check_mirrors(mirrors: list[str]) -> list[str]:
+    from mnist_cli.download import check_mirror
+
+    try:
+        return [check_mirror(m) for m in mirrors]
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--mirror") from None
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  mnist download\n\n"
+    "  mnist download --mirror https://my.mirror/mnist/\n\n"
+    "  mnist download --from ~/Downloads   (offline: files already on disk)"
+)
+def download(
+    data_dir: Path = DATA_DIR,
+    mirror: list[str] = typer.Option(
+        [], "--mirror", help="A mirror to try first (http, https or file URL). Repeatable."
+    ),
+    from_dir: Path | None = typer.Option(
+        None, "--from", help="Import the files from this folder instead of downloading."
+    ),
+    force: bool = typer.Option(False, "--force", help="Fetch again even if the files are valid."),
+) -> None:
+    """Fetch the four MNIST files and verify them against the original content."""
+    mirrors = _check_mirrors(mirror)
+    with _handled():
+        from mnist_cli.datasets import dataset_dir, get_dataset
+
+        dataset = get_dataset(DEFAULTS.dataset)
+        results = _fetch_dataset(dataset, data_dir, mirrors, from_dir, force)
+    table = Table(title=f"{dataset.title} in {dataset_dir(dataset, data_dir)}")
+    table.add_column("file")
+    table.add_column("bytes", justify="right")
+    table.add_column("status")
+    for result in results:
+        status = "already there" if result.status == "present" else result.status
+        table.add_row(result.name, f"{result.size:,}", status)
+    out.print(table)
+    sources = sorted({str(Path(r.source).parent) for r in results if r.status == "imported"})
+    sources += sorted(
+        {r.source.rsplit("/", 1)[0] + "/" for r in results if r.status == "downloaded"}
+    )
+    for source in sources:
+        out.print(f"from {escape(source)}", soft_wrap=True)
+    out.print("[green]all files verified[/] (MD5 of the decompressed content)")
+
+
+# train ---------------------------------------------------------------------------------------
+
+
+def _epoch_line(record, epochs: int) -> str:
+    return (
+        f"epoch {record.epoch:>{len(str(epochs))}}/{epochs}  "
+        f"train loss {record.train_loss:.4f}  test loss {record.test_loss:.4f}  "
+        f"test accuracy [bold]{_percent(record.test_accuracy)}[/]  {record.seconds:.1f} s"
+    )
+
+
+def _per_optimizer(defaults: dict) -> str:
+    return ", ".join(f"{value} with {name}" for name, value in defaults.items())
+
+
+def _train_progress(quiet: bool) -> Progress:
+    columns = (
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  mnist train\n\n"
+    "  mnist train --epochs 40 --device cuda\n\n"
+    "  mnist train --model mlp --optimizer sgd --lr 0.01 --batch-size 64 --epochs 40"
+    "   (the classic exercise)"
+)
+def train(
+    data_dir: Path = DATA_DIR,
+    model: ModelName = typer.Option(DEFAULTS.model, "--model", help="Network to train."),
+    epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", min=1, help="Passes over the data."),
+    batch_size: int = typer.Option(DEFAULTS.batch_size, "--batch-size", min=1),
+    optimizer: OptimizerName = typer.Option(
+        DEFAULTS.optimizer, "--optimizer", help="sgd is plain gradient descent, as in the exercise."
+    ),
+    lr: float | None = typer.Option(
+        None, "--lr", min=0.0, help=f"Peak learning rate. \\[default: {_per_optimizer(DEFAULT_LR)}]"
+    ),
+    schedule: ScheduleName | None = typer.Option(
+        None,
+        "--schedule",
+        help="onecycle warms up, then anneals to zero; constant keeps --lr."
+        f" \\[default: {_per_optimizer(DEFAULT_SCHEDULE)}]",
+    ),
+    device: DeviceName = DEVICE,
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Same seed, same run (on the CPU)."),
+    checkpoint: Path = typer.Option(
+        DEFAULT_CHECKPOINT, "--checkpoint", help="Written after every epoch."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Train a classifier and save it as a checkpoint after every epoch."""
+    config = TrainConfig(
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        lr=lr,
+        schedule=schedule,
+        device=device,
+        seed=seed,
+    )
+    report = err if as_json else out
+    with _handled():
+        from mnist_cli.datasets import get_dataset
+        from mnist_cli.training import train as run_training
+
+        _ensure_data(get_dataset(config.dataset), data_dir, quiet=False)
+        with _train_progress(quiet=False) as progress:
+            epoch_task = progress.add_task("epochs", total=config.epochs, status="")
+            batch_task = progress.add_task("epoch 1", total=None, status="")
+
+            def on_step(done: int, total: int, loss: float) -> None:
+                progress.update(batch_task, completed=done, total=total, status=f"loss {loss:.4f}")
+
+            def on_epoch(record) -> None:
+                progress.advance(epoch_task)
+                progress.reset(batch_task, description=f"epoch {record.epoch + 1}", status="")
+                report.print(_epoch_line(record, config.epochs))
+
+            result = run_training(config, data_dir, checkpoint, on_step, on_epoch)
+    if as_json:
+        from dataclasses import asdict
+
+        _emit_json(
+            {
+                "test_accuracy": result.final.test_accuracy,
+                "test_loss": result.final.test_loss,
+                "epochs": len(result.history),
+                "checkpoint": str(result.checkpoint),
+                "model": config.model,
+                "parameters": result.parameters,
+                "device": result.device,
+                "seconds": result.seconds,
+                "config": asdict(config),
+                "history": [asdict(row) for row in result.history],
+            }
+        )
+        return
+    table = Table(title="training finished", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("model", f"{config.model} ({result.parameters:,} parameters)")
+    table.add_row("device", result.device)
+    table.add_row("epochs", str(len(result.history)))
+    table.add_row("test accuracy", f"[bold green]{_percent(result.final.test_accuracy)}[/]")
+    table.add_row("test loss", f"{result.final.test_loss:.4f}")
+    table.add_row("time", f"{result.seconds:.1f} s")
+    table.add_row("checkpoint", str(result.checkpoint))
+    out.print(table)
+
+
+# evaluate ------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Examples:\n\n  mnist evaluate\n\n  mnist evaluate runs/big.pt --json")
+def evaluate(
+    checkpoint: Path = typer.Argument(DEFAULT_CHECKPOINT, help="The checkpoint to score."),
+    data_dir: Path = DATA_DIR,
+    device: DeviceName = DEVICE,
+    as_json: bool = JSON,
+) -> None:
+    """Score a checkpoint on the 10,000 test images: accuracy, loss, accuracy per digit."""
+    with _handled():
+        from mnist_cli.checkpoint import load_checkpoint
+        from mnist_cli.datasets import get_dataset
+        from mnist_cli.devices import resolve_device
+        from mnist_cli.evaluation import evaluate_checkpoint
+
+        loaded = load_checkpoint(checkpoint, resolve_device(device))
+        _ensure_data(get_dataset(loaded.dataset), data_dir, quiet=as_json)
+        metrics = evaluate_checkpoint(loaded, data_dir)
+    if as_json:
+        _emit_json(
+            {
+                "accuracy": metrics.accuracy,
+                "loss": metrics.loss,
+                "count": metrics.count,
+                "correct": metrics.correct,
+                "checkpoint": str(checkpoint),
+                "model": loaded.model_name,
+                "dataset": loaded.dataset,
+                "per_class_accuracy": {
+                    name: accuracy
+                    for name, accuracy in zip(
+                        loaded.class_names, metrics.per_class_accuracy, strict=True
+                    )
+                },
+            }
+        )
+        return
+    summary = Table(title=f"{checkpoint} ({loaded.model_name}) on the test set", show_header=False)
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("accuracy", f"[bold green]{_percent(metrics.accuracy)}[/]")
+    summary.add_row("correct", f"{metrics.correct:,} of {metrics.count:,}")
+    summary.add_row("mean loss", f"{metrics.loss:.4f}")
+    out.print(summary)
+    per_class = Table(title="accuracy per digit")
+    per_class.add_column("digit", justify="right")
+    per_class.add_column("name")
+    per_class.add_column("accuracy", justify="right")
+    per_class.add_column("images", justify="right")
+    rows = zip(loaded.class_names, metrics.per_class_accuracy, metrics.per_class_count, strict=True)
+    for index, (name, accuracy, count) in enumerate(rows):
+        per_class.add_row(str(index), name, _percent(accuracy), f"{count:,}")
+    out.print(per_class)
+
+
+# predict -------------------------------------------------------------------------------------
+
+
+@app.command(
+    epilog="Examples:\n\n  mnist predict digit.png\n\n"
+    "  mnist predict a.png b.jpg --top-k 5 --checkpoint runs/big.pt --json"
+)
+def predict(
+    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, BMP, GIF, TIFF, WebP)."),
+    checkpoint: Path = typer.Option(DEFAULT_CHECKPOINT, "--checkpoint", help="The model to use."),
+    top_k: int = typer.Option(3, "--top-k", min=1, max=10, help="Guesses to show per image."),
+    preprocess: bool = typer.Option(
+        True, "--preprocess/--no-preprocess", help="Centre and scale the ink like MNIST does."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Say which digit each image shows."""
+    with _handled():
+        from mnist_cli.checkpoint import load_checkpoint
+        from mnist_cli.prediction import predict_files
+
+        loaded = load_checkpoint(checkpoint)
+        predictions = predict_files(loaded, images, top_k, preprocess)
+    failed = [p for p in predictions if p.error]
+    for prediction in failed:
+        err.print(f"[bold red]error:[/] {escape(prediction.error)}", soft_wrap=True)
+    if as_json:
+        _emit_json([_prediction_json(p) for p in predictions])
+    elif len(failed) < len(predictions):
+        out.print(_prediction_table(predictions))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _prediction_json(prediction) -> dict:
+    if prediction.error:
+        return {"file": prediction.file, "error": prediction.error}
+    return {
+        "file": prediction.file,
+        "prediction": prediction.best.prediction,
+        "label": prediction.best.label,
+        "probability": prediction.best.probability,
+        "top_k": [
+            {"prediction": g.prediction, "label": g.label, "probability": g.probability}
+            for g in prediction.top_k
+        ],
+    }
+
+
+def _prediction_table(predictions) -> Table:
+    table = Table()
+    table.add_column("file", overflow="fold")
+    table.add_column("digit", justify="right", style="bold")
+    table.add_column("name")
+    table.add_column("probability", justify="right")
+    table.add_column("then")
+    for prediction in predictions:
+        if prediction.error:
+            continue
+        best = prediction.best
+        others = ", ".join(
+            f"{g.prediction} {_percent(g.probability)}" for g in prediction.top_k[1:]
+        )
+        table.add_row(
+            prediction.file, str(best.prediction), best.label, _percent(best.probability), others
+        )
+    return table

@@ -1,0 +1,164 @@
+"""Shared fixtures: a tiny synthetic dataset in real IDX files, the real MNIST from ../shared,
+a local HTTP mirror on 127.0.0.1, and a CliRunner. No test reaches the internet."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gzip
+import hashlib
+import http.server
+import struct
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mnist_cli import datasets
+from mnist_cli.datasets import DataFile, Dataset
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
+DEAD_MIRROR = "http://127.0.0.1:9/"  # the discard port: nothing listens, connection refused
+
+
+def idx_bytes(dims: tuple[int, ...], payload: bytes) -> bytes:
+    """An unsigned-byte IDX file, built by hand with struct."""
+    return (
+        struct.pack(">BBBB", 0, 0, 0x08, len(dims)) + struct.pack(f">{len(dims)}I", *dims) + payload
+    )
+
+
+def synthetic_split(count: int, seed: int) -> tuple[bytes, bytes]:
+    """Images of class c carry a bright bar on rows 2c+4 and 2c+5, with a little noise: easy to
+    learn, so a minute of CPU is not needed to show that training learns."""
+    import random
+
+    rng = random.Random(seed)
+    images = bytearray()
+    labels = bytearray()
+    for index in range(count):
+        label = index % 10
+        pixels = bytearray(rng.randrange(0, 40) for _ in range(28 * 28))
+        for row in (2 * label + 4, 2 * label + 5):
+            for col in range(4, 24):
+                pixels[row * 28 + col] = 200 + rng.randrange(0, 55)
+        images += pixels
+        labels.append(label)
+    return idx_bytes((count, 28, 28), bytes(images)), idx_bytes((count,), bytes(labels))
+
+
+def _datafile(name: str, content: bytes) -> DataFile:
+    md5 = hashlib.md5(content).hexdigest()
+    return DataFile(name, len(content), md5, md5)
+
+
+@dataclasses.dataclass
+class Tiny:
+    """The synthetic dataset: its registry entry and a folder of its .gz files."""
+
+    dataset: Dataset
+    source: Path
+    contents: dict[str, bytes]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Every test runs in its own directory, with no data dir override and no reachable mirror."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    monkeypatch.delenv("MNIST_DEBUG", raising=False)
+    offline = dataclasses.replace(datasets.MNIST, mirrors=(DEAD_MIRROR,))
+    monkeypatch.setitem(datasets.DATASETS, "mnist", offline)
+
+
+@pytest.fixture(scope="session")
+def tiny_files(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
+    train_images, train_labels = synthetic_split(600, seed=1)
+    test_images, test_labels = synthetic_split(200, seed=2)
+    contents = {
+        "train-images-idx3-ubyte": train_images,
+        "train-labels-idx1-ubyte": train_labels,
+        "t10k-images-idx3-ubyte": test_images,
+        "t10k-labels-idx1-ubyte": test_labels,
+    }
+    source = tmp_path_factory.mktemp("tiny-source")
+    for name, content in contents.items():
+        (source / f"{name}.gz").write_bytes(gzip.compress(content))
+    return source, contents
+
+
+@pytest.fixture
+def tiny(tiny_files, monkeypatch) -> Tiny:
+    """Registers the synthetic dataset as 'mnist', so every command uses it."""
+    source, contents = tiny_files
+    files = {name: _datafile(name, content) for name, content in contents.items()}
+    dataset = dataclasses.replace(
+        datasets.MNIST,
+        train_images=files["train-images-idx3-ubyte"],
+        train_labels=files["train-labels-idx1-ubyte"],
+        test_images=files["t10k-images-idx3-ubyte"],
+        test_labels=files["t10k-labels-idx1-ubyte"],
+        mirrors=(DEAD_MIRROR,),
+    )
+    monkeypatch.setitem(datasets.DATASETS, "mnist", dataset)
+    return Tiny(dataset, source, contents)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def real_mnist() -> Path:
+    if not all((REAL_MNIST / f"{f.name}.gz").is_file() for f in datasets.MNIST.files):
+        pytest.skip(f"the real MNIST files are not in {REAL_MNIST}")
+    return REAL_MNIST
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class names it so
+        pass
+
+
+@pytest.fixture
+def serve():
+    """serve(folder) -> base URL of a local HTTP server for that folder; stopped after the test."""
+    servers = []
+
+    def start(folder: Path, handler=_QuietHandler) -> str:
+        server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
+        )
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def tiny_data(tiny, runner) -> Path:
+    """The synthetic dataset imported into ./data."""
+    result = runner.invoke(app(), ["download", "--from", str(tiny.source)])
+    assert result.exit_code == 0, result.output
+    return Path("data")
+
+
+@pytest.fixture
+def tiny_checkpoint(tiny_data, runner) -> Path:
+    """An mlp trained for two epochs on the synthetic dataset."""
+    result = runner.invoke(app(), ["train", "--model", "mlp", "--epochs", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    return Path("ckpt.pt")
+
+
+def app():
+    from mnist_cli.cli import app as typer_app
+
+    return typer_app

@@ -1,0 +1,75 @@
+"""The command itself: help, version, start-up cost, usage errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from mnist_cli import __version__
+from tests.conftest import app
+
+
+def test_version(runner):
+    result = runner.invoke(app(), ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"mnist {__version__}"
+
+
+@pytest.mark.parametrize("command", ["download", "train", "evaluate", "predict"])
+def test_every_command_explains_itself_with_examples(runner, command):
+    result = runner.invoke(app(), [command, "--help"])
+    assert result.exit_code == 0
+    assert "Examples" in result.stdout
+    assert f"mnist {command}" in result.stdout
+
+
+def test_top_level_help_lists_the_commands(runner):
+    result = runner.invoke(app(), ["--help"])
+    assert result.exit_code == 0
+    for command in ("download", "train", "evaluate", "predict"):
+        assert command in result.stdout
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from mnist_cli.cli import app\n"
+        "try:\n"
+        "    app(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "for command in ('train', 'evaluate', 'predict', 'download'):\n"
+        "    try:\n"
+        "        app([command, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'torchvision' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_python_dash_m_runs_the_same_app():
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_cli", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"mnist {__version__}"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["train", "--model", "resnet"],
+        ["train", "--epochs", "0"],
+        ["train", "--optimizer", "lion"],
+        ["train", "--device", "tpu"],
+        ["predict"],
+        ["predict", "x.png", "--top-k", "0"],
+        ["download", "--mirror", "ftp://example.org/"],
+        ["no-such-command"],
+    ],
+)
+def test_usage_errors_exit_2(runner, arguments):
+    result = runner.invoke(app(), arguments)
+    assert result.exit_code == 2, result.output
