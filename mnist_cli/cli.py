@@ -120,6 +120,15 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.2f}%"
 
 
+def _probability(fraction: float) -> str:
+    """Like _percent, but never rounds a near-certainty to 100% or a long shot to 0%."""
+    if fraction > 0.9999:
+        return ">99.99%"
+    if fraction < 0.0001:
+        return "<0.01%"
+    return _percent(fraction)
+
+
 # download ------------------------------------------------------------------------------------
 
 
@@ -440,9 +449,13 @@ def _prediction_table(predictions) -> Table:
             continue
         best = prediction.best
         others = ", ".join(
-            f"{g.prediction} {_percent(g.probability)}" for g in prediction.top_k[1:]
+            f"{g.prediction} {_probability(g.probability)}" for g in prediction.top_k[1:]
         )
         table.add_row(
-            prediction.file, str(best.prediction), best.label, _percent(best.probability), others
+            prediction.file,
+            str(best.prediction),
+            best.label,
+            _probability(best.probability),
+            others,
         )
     return table

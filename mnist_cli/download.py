@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import urllib.error
@@ -137,9 +138,9 @@ def _download_one(
             return url
         except urllib.error.HTTPError as error:
             failures.append(f"{url}: HTTP {error.code}")
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
             reason = getattr(error, "reason", None) or error
-            failures.append(f"{url}: {reason}")
+            failures.append(f"{url}: {reason or type(error).__name__}")
         except DataError as error:
             failures.append(f"{url}: {error}")
     tried = "; ".join(failures) or "no mirrors"
