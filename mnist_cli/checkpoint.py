@@ -72,10 +72,35 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def remove_stale_temps(path: Path) -> None:
-    """Delete temporary files that a killed run left beside `path`."""
-    for stale in Path(path).parent.glob(f".{Path(path).name}.*.tmp"):
-        stale.unlink(missing_ok=True)
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process, or not a pid at all: leave its file alone
+    return True
+
+
+def prepare_checkpoint_path(path: Path) -> None:
+    """Before training starts, make sure `path` can be written (so a mistake costs no epoch),
+    and delete the temporary files that a killed run left beside it."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"--checkpoint {path} is a directory: give a file name")
+    probe = _temp_name(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot write checkpoint {path}: {error.strerror or error}"
+        ) from None
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = stale.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
+        if not (pid.isdigit() and _pid_alive(int(pid))):
+            stale.unlink(missing_ok=True)
 
 
 def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> None:

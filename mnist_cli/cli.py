@@ -1,7 +1,7 @@
 """The `mnist` command: parses options, calls one core function, renders what comes back.
 
-The only module that imports typer or rich. torch is imported inside the commands, so that
-`mnist --help` stays fast.
+The only module that imports typer; render.py draws the tables. torch is imported inside the
+commands, so that `mnist --help` stays fast.
 """
 
 from __future__ import annotations
@@ -10,24 +10,12 @@ import json
 import os
 import sys
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
-from mnist_cli import __version__
+from mnist_cli import __version__, render
 from mnist_cli.config import (
     DATA_DIR_ENV,
     DEFAULT_CHECKPOINT,
@@ -43,8 +31,6 @@ from mnist_cli.config import (
 from mnist_cli.errors import MnistError
 
 DEFAULTS = TrainConfig()
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 app = typer.Typer(
     name="mnist",
@@ -75,7 +61,7 @@ def main() -> None:
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"mnist {__version__}")
+        render.out.print(f"mnist {__version__}")
         raise typer.Exit()
 
 
@@ -94,20 +80,18 @@ def _handled():
     try:
         yield
     except MnistError as error:
-        err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+        render.error_line(str(error))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        err.print("[bold red]interrupted[/]", soft_wrap=True)
+        render.error_line("interrupted")
         raise typer.Exit(130) from None
     except typer.Exit:
         raise
     except Exception as error:
         if os.environ.get("MNIST_DEBUG"):
             raise
-        message = f"{type(error).__name__}: {error}"
-        err.print(
-            f"[bold red]error:[/] unexpected {escape(message)} (MNIST_DEBUG=1 shows the traceback)",
-            soft_wrap=True,
+        render.error_line(
+            f"unexpected {type(error).__name__}: {error} (MNIST_DEBUG=1 shows the traceback)"
         )
         raise typer.Exit(1) from None
 
@@ -116,35 +100,13 @@ def _emit_json(document) -> None:
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
-def _percent(fraction: float) -> str:
-    return f"{100 * fraction:.2f}%"
-
-
-def _probability(fraction: float) -> str:
-    """Like _percent, but never rounds a near-certainty to 100% or a long shot to 0%."""
-    if fraction > 0.9999:
-        return ">99.99%"
-    if fraction < 0.0001:
-        return "<0.01%"
-    return _percent(fraction)
-
-
 # download ------------------------------------------------------------------------------------
 
 
 def _fetch_dataset(dataset, data_dir: Path, mirrors=(), source_dir=None, force=False, quiet=False):
     from mnist_cli.download import download
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(
-        *columns, console=err, transient=True, disable=quiet or not err.is_terminal
-    ) as progress:
+    with render.download_progress(quiet) as progress:
         tasks: dict[str, int] = {}
 
         def on_progress(name: str, done: int, total: int | None) -> None:
@@ -159,7 +121,7 @@ def _ensure_data(dataset, data_dir: Path, quiet: bool) -> None:
     from mnist_cli.datasets import missing_files
 
     if missing_files(dataset, data_dir):
-        err.print(f"{dataset.title} is not in {data_dir}: downloading it first")
+        render.note(f"{dataset.title} is not in {data_dir}: downloading it first")
         _fetch_dataset(dataset, data_dir, quiet=quiet)
 
 
@@ -195,48 +157,14 @@ def download(
 
         dataset = get_dataset(DEFAULTS.dataset)
         results = _fetch_dataset(dataset, data_dir, mirrors, from_dir, force)
-    table = Table(title=f"{dataset.title} in {dataset_dir(dataset, data_dir)}")
-    table.add_column("file")
-    table.add_column("bytes", justify="right")
-    table.add_column("status")
-    for result in results:
-        status = "already there" if result.status == "present" else result.status
-        table.add_row(result.name, f"{result.size:,}", status)
-    out.print(table)
-    sources = sorted({str(Path(r.source).parent) for r in results if r.status == "imported"})
-    sources += sorted(
-        {r.source.rsplit("/", 1)[0] + "/" for r in results if r.status == "downloaded"}
-    )
-    for source in sources:
-        out.print(f"from {escape(source)}", soft_wrap=True)
-    out.print("[green]all files verified[/] (MD5 of the decompressed content)")
+    render.download_report(f"{dataset.title} in {dataset_dir(dataset, data_dir)}", results)
 
 
 # train ---------------------------------------------------------------------------------------
 
 
-def _epoch_line(record, epochs: int) -> str:
-    return (
-        f"epoch {record.epoch:>{len(str(epochs))}}/{epochs}  "
-        f"train loss {record.train_loss:.4f}  test loss {record.test_loss:.4f}  "
-        f"test accuracy [bold]{_percent(record.test_accuracy)}[/]  {record.seconds:.1f} s"
-    )
-
-
 def _per_optimizer(defaults: dict) -> str:
     return ", ".join(f"{value} with {name}" for name, value in defaults.items())
-
-
-def _train_progress(quiet: bool) -> Progress:
-    columns = (
-        TextColumn("{task.description:<8}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
 
 
 @app.command(
@@ -281,13 +209,13 @@ def train(
         device=device,
         seed=seed,
     )
-    report = err if as_json else out
+    report = render.err if as_json else render.out
     with _handled():
         from mnist_cli.datasets import get_dataset
         from mnist_cli.training import train as run_training
 
         _ensure_data(get_dataset(config.dataset), data_dir, quiet=False)
-        with _train_progress(quiet=False) as progress:
+        with render.train_progress() as progress:
             epoch_task = progress.add_task("epochs", total=config.epochs, status="")
             batch_task = progress.add_task("epoch 1", total=None, status="")
 
@@ -297,12 +225,10 @@ def train(
             def on_epoch(record) -> None:
                 progress.advance(epoch_task)
                 progress.reset(batch_task, description=f"epoch {record.epoch + 1}", status="")
-                report.print(_epoch_line(record, config.epochs))
+                report.print(render.epoch_line(record, config.epochs))
 
             result = run_training(config, data_dir, checkpoint, on_step, on_epoch)
     if as_json:
-        from dataclasses import asdict
-
         _emit_json(
             {
                 "test_accuracy": result.final.test_accuracy,
@@ -318,17 +244,7 @@ def train(
             }
         )
         return
-    table = Table(title="training finished", show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("model", f"{config.model} ({result.parameters:,} parameters)")
-    table.add_row("device", result.device)
-    table.add_row("epochs", str(len(result.history)))
-    table.add_row("test accuracy", f"[bold green]{_percent(result.final.test_accuracy)}[/]")
-    table.add_row("test loss", f"{result.final.test_loss:.4f}")
-    table.add_row("time", f"{result.seconds:.1f} s")
-    table.add_row("checkpoint", str(result.checkpoint))
-    out.print(table)
+    render.training_summary(config.model, result)
 
 
 # evaluate ------------------------------------------------------------------------------------
@@ -370,22 +286,7 @@ def evaluate(
             }
         )
         return
-    summary = Table(title=f"{checkpoint} ({loaded.model_name}) on the test set", show_header=False)
-    summary.add_column(style="bold")
-    summary.add_column()
-    summary.add_row("accuracy", f"[bold green]{_percent(metrics.accuracy)}[/]")
-    summary.add_row("correct", f"{metrics.correct:,} of {metrics.count:,}")
-    summary.add_row("mean loss", f"{metrics.loss:.4f}")
-    out.print(summary)
-    per_class = Table(title="accuracy per digit")
-    per_class.add_column("digit", justify="right")
-    per_class.add_column("name")
-    per_class.add_column("accuracy", justify="right")
-    per_class.add_column("images", justify="right")
-    rows = zip(loaded.class_names, metrics.per_class_accuracy, metrics.per_class_count, strict=True)
-    for index, (name, accuracy, count) in enumerate(rows):
-        per_class.add_row(str(index), name, _percent(accuracy), f"{count:,}")
-    out.print(per_class)
+    render.evaluation_report(checkpoint, loaded, metrics)
 
 
 # predict -------------------------------------------------------------------------------------
@@ -413,11 +314,11 @@ def predict(
         predictions = predict_files(loaded, images, top_k, preprocess)
     failed = [p for p in predictions if p.error]
     for prediction in failed:
-        err.print(f"[bold red]error:[/] {escape(prediction.error)}", soft_wrap=True)
+        render.error_line(prediction.error)
     if as_json:
         _emit_json([_prediction_json(p) for p in predictions])
     elif len(failed) < len(predictions):
-        out.print(_prediction_table(predictions))
+        render.prediction_table(predictions)
     if failed:
         raise typer.Exit(1)
 
@@ -435,27 +336,3 @@ def _prediction_json(prediction) -> dict:
             for g in prediction.top_k
         ],
     }
-
-
-def _prediction_table(predictions) -> Table:
-    table = Table()
-    table.add_column("file", overflow="fold")
-    table.add_column("digit", justify="right", style="bold")
-    table.add_column("name")
-    table.add_column("probability", justify="right")
-    table.add_column("then")
-    for prediction in predictions:
-        if prediction.error:
-            continue
-        best = prediction.best
-        others = ", ".join(
-            f"{g.prediction} {_probability(g.probability)}" for g in prediction.top_k[1:]
-        )
-        table.add_row(
-            prediction.file,
-            str(best.prediction),
-            best.label,
-            _probability(best.probability),
-            others,
-        )
-    return table

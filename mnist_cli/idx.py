@@ -13,6 +13,7 @@ from mnist_cli.errors import DataError
 UBYTE = 0x08
 IMAGES_DIMS = 3
 LABELS_DIMS = 1
+MAX_ELEMENTS = 2**36  # far beyond any dataset of this family, far below an overflow
 
 
 def parse_header(data: bytes, name: str = "IDX file") -> tuple[int, ...]:
@@ -27,8 +28,12 @@ def parse_header(data: bytes, name: str = "IDX file") -> tuple[int, ...]:
         raise DataError(f"{name}: IDX header is truncated")
     dims = struct.unpack(f">{ndims}I", data[4:header_size])
     payload = 1
+    extent = 1  # the product of the non-zero dimensions: an empty file can still be absurd
     for dim in dims:
         payload *= dim
+        extent *= max(dim, 1)
+    if extent > MAX_ELEMENTS:
+        raise DataError(f"{name}: implausible dimensions {dims}")
     if len(data) != header_size + payload:
         raise DataError(
             f"{name}: header announces {header_size + payload} bytes but the file has {len(data)}"

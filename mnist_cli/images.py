@@ -68,7 +68,7 @@ def read_image(source: Path | bytes, name: str | None = None) -> Image.Image:
 def to_grey(image: Image.Image) -> np.ndarray:
     """Any mode -> float32 array in [0, 1]; transparency is composited onto white paper."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        grey = np.asarray(image, dtype=np.float32)
+        grey = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         top = float(grey.max()) if grey.size else 0.0
         scale = 65535.0 if top > 255 else 255.0 if top > 1 else 1.0
         return np.clip(grey / scale, 0.0, 1.0)
@@ -78,7 +78,11 @@ def to_grey(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, rgba)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    try:
+        grey = image.convert("L")
+    except (ValueError, OSError) as error:
+        raise ImageError(f"cannot read colour mode {image.mode}: {error}") from None
+    return np.asarray(grey, dtype=np.float32) / 255.0
 
 
 def _border(grey: np.ndarray) -> np.ndarray:

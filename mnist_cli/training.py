@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_cli.checkpoint import make_checkpoint, remove_stale_temps, save_checkpoint
+from mnist_cli.checkpoint import make_checkpoint, prepare_checkpoint_path, save_checkpoint
 from mnist_cli.config import TrainConfig
 from mnist_cli.datasets import get_dataset, load_split
 from mnist_cli.devices import resolve_device
@@ -91,6 +91,7 @@ def train(
     """Train as `config` says, saving `checkpoint_path` after every epoch."""
     started = time.perf_counter()
     _check(config)
+    prepare_checkpoint_path(checkpoint_path)
     device = resolve_device(config.device)
     dataset = get_dataset(config.dataset)
     train_images, train_labels = load_split(dataset, data_dir, "train")
@@ -108,7 +109,6 @@ def train(
     steps_per_epoch = math.ceil(count / config.batch_size)
     schedule = make_schedule(config, optimizer, config.epochs * steps_per_epoch)
     order = torch.Generator().manual_seed(config.seed)
-    remove_stale_temps(checkpoint_path)
 
     history: list[EpochRecord] = []
     epoch = 0

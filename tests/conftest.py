@@ -8,15 +8,22 @@ import functools
 import gzip
 import hashlib
 import http.server
+import os
 import struct
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from mnist_cli import datasets
 from mnist_cli.datasets import DataFile, Dataset
+
+# In CI the examples are the same on every run, so that what lands is what was tested; on a
+# developer's machine they vary, to keep finding new cases.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_MNIST = REPO.parent / "shared" / "datasets" / "mnist"

@@ -46,6 +46,11 @@ def test_refuses_malformed_files(data, message):
         parse_idx(data)
 
 
+def test_refuses_absurd_dimensions_even_when_empty():
+    with pytest.raises(DataError, match="implausible"):
+        parse_idx(idx_bytes((0, 2**31, 2**31, 2**31), b""))
+
+
 def test_refuses_wrong_dimensions_and_labels():
     with pytest.raises(DataError, match="dimensions"):
         parse_images(idx_bytes((4,), bytes(4)))
@@ -67,7 +72,7 @@ def test_arbitrary_bytes_give_only_our_error(data):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.integers(0, 5), min_size=1, max_size=4),
+    st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 5), min_size=1, max_size=4),
     st.integers(0, 3),
     st.binary(max_size=64),
 )

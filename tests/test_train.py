@@ -130,3 +130,21 @@ def test_divergence_is_reported(runner, tiny_data):
     result = _train(runner, "--optimizer", "sgd", "--lr", "1e30", "--epochs", "1")
     assert result.exit_code == 1
     assert "diverged" in result.stderr
+
+
+def test_checkpoint_mistakes_fail_before_any_epoch(runner, tiny_data, monkeypatch):
+    from mnist_cli import training
+
+    monkeypatch.setattr(training, "load_split", lambda *a: pytest.fail("data was loaded"))
+    Path("a-folder").mkdir()
+    result = _train(runner, "--checkpoint", "a-folder")
+    assert result.exit_code == 1
+    assert "is a directory" in result.stderr
+
+
+def test_stale_temporary_files_of_killed_runs_are_cleaned(runner, tiny_data):
+    stale = Path(".ckpt.pt.999999999.tmp")  # no such pid
+    stale.write_bytes(b"half a checkpoint")
+    assert _train(runner, "--model", "mlp", "--epochs", "1").exit_code == 0
+    assert not stale.exists()
+    assert sorted(p.name for p in Path().glob(".ckpt.pt.*")) == []
