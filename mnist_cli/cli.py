@@ -225,7 +225,7 @@ def train(
             def on_epoch(record) -> None:
                 progress.advance(epoch_task)
                 progress.reset(batch_task, description=f"epoch {record.epoch + 1}", status="")
-                report.print(render.epoch_line(record, config.epochs))
+                render.print_above(progress, report, render.epoch_line(record, config.epochs))
 
             result = run_training(config, data_dir, checkpoint, on_step, on_epoch)
     if as_json:

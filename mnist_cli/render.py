@@ -49,7 +49,24 @@ def note(message: str) -> None:
 
 
 def _progress(*columns, quiet: bool) -> Progress:
-    return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
+    # No redirection of stdout: with stdout piped, lines meant for the pipe must reach it.
+    return Progress(
+        *columns,
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+
+
+def print_above(progress: Progress, console: Console, text: str) -> None:
+    """Print a line for `console`; while bars are live on the same terminal, print it above them
+    through the bars' own console, so that the two do not overwrite each other."""
+    if progress.live.is_started and console.is_terminal:
+        progress.console.print(text)
+    else:
+        console.print(text)
 
 
 def download_progress(quiet: bool = False) -> Progress:
