@@ -38,7 +38,6 @@ class LoadedCheckpoint:
     dataset: str
     config: dict[str, Any]
     history: list[dict[str, Any]]
-    meta: dict[str, Any]  # the whole checkpoint minus the weights
 
 
 def make_checkpoint(
@@ -239,5 +238,4 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedChe
         dataset=str(data.get("dataset", "mnist")),
         config=data.get("config") if isinstance(data.get("config"), dict) else {},
         history=history if isinstance(history, list) else [],
-        meta={k: v for k, v in data.items() if k != "state_dict"},
     )

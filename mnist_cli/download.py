@@ -150,6 +150,30 @@ def _download_one(
     )
 
 
+def _import_one(
+    source_dir: Path,
+    dataset: Dataset,
+    datafile: DataFile,
+    target: Path,
+    on_progress: ProgressFn | None,
+) -> str:
+    source = _find_local(source_dir, dataset, datafile)
+    if source is None:
+        raise DataError(f"{datafile.name}(.gz) not found in {source_dir}")
+    total = source.stat().st_size
+
+    def report(done: int) -> None:
+        if on_progress:
+            on_progress(datafile.name, done, total)
+
+    try:
+        with open(source, "rb") as stream:
+            _extract_verified(_CountingReader(stream, report), datafile, target)
+    except OSError as error:
+        raise DataError(f"cannot read {source}: {error.strerror or error}") from None
+    return str(source)
+
+
 def download(
     dataset: Dataset,
     data_dir: Path,
@@ -176,21 +200,8 @@ def download(
             results.append(FileResult(datafile.name, "present", str(target), datafile.size))
             continue
         if source_dir is not None:
-            source = _find_local(Path(source_dir), dataset, datafile)
-            if source is None:
-                raise DataError(f"{datafile.name}(.gz) not found in {source_dir}")
-            total = source.stat().st_size
-
-            def report(done: int, name: str = datafile.name, total: int = total) -> None:
-                if on_progress:
-                    on_progress(name, done, total)
-
-            try:
-                with open(source, "rb") as stream:
-                    _extract_verified(_CountingReader(stream, report), datafile, target)
-            except OSError as error:
-                raise DataError(f"cannot read {source}: {error.strerror or error}") from None
-            results.append(FileResult(datafile.name, "imported", str(source), datafile.size))
+            source = _import_one(Path(source_dir), dataset, datafile, target, on_progress)
+            results.append(FileResult(datafile.name, "imported", source, datafile.size))
         else:
             url = _download_one(datafile, target, all_mirrors, on_progress)
             results.append(FileResult(datafile.name, "downloaded", url, datafile.size))

@@ -69,10 +69,3 @@ def parse_labels(data: bytes, num_classes: int, name: str = "labels"):
     if labels.numel() and int(labels.max()) >= num_classes:
         raise DataError(f"{name}: label {int(labels.max())} is outside 0-{num_classes - 1}")
     return labels.long()
-
-
-def encode_idx(tensor) -> bytes:
-    """Write a uint8 tensor as IDX bytes (used by tests and tools that make small datasets)."""
-    dims = tuple(tensor.shape)
-    header = struct.pack(">BBBB", 0, 0, UBYTE, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
-    return header + tensor.contiguous().numpy().tobytes()

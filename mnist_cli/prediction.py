@@ -28,7 +28,6 @@ class Prediction:
     file: str
     top_k: list[Guess] = field(default_factory=list)
     error: str | None = None
-    pixels: np.ndarray | None = None  # the 28x28 image the model saw
 
     @property
     def best(self) -> Guess:
@@ -53,10 +52,10 @@ def predict_files(
         probabilities = predict_logits(checkpoint.model, inputs).float().softmax(dim=1).cpu()
         k = max(1, min(top_k, probabilities.shape[1]))
         values, indices = probabilities.topk(k, dim=1)
-        for (index, pixels), row_values, row_indices in zip(ready, values, indices, strict=True):
+        for (index, _), row_values, row_indices in zip(ready, values, indices, strict=True):
             guesses = [
                 Guess(int(i), checkpoint.class_names[int(i)], float(v))
                 for v, i in zip(row_values, row_indices, strict=True)
             ]
-            results[index] = Prediction(file=str(files[index]), top_k=guesses, pixels=pixels)
+            results[index] = Prediction(file=str(files[index]), top_k=guesses)
     return [result for result in results if result is not None]

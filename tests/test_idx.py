@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mnist_cli.errors import DataError
-from mnist_cli.idx import encode_idx, parse_idx, parse_images, parse_labels
+from mnist_cli.idx import parse_idx, parse_images, parse_labels
 from tests.conftest import idx_bytes
 
 
@@ -22,11 +22,6 @@ def test_parses_images_and_labels():
     labels = parse_labels(idx_bytes((3,), bytes([0, 9, 5])), num_classes=10)
     assert labels.tolist() == [0, 9, 5]
     assert labels.dtype == torch.int64
-
-
-def test_encode_round_trips():
-    tensor = torch.arange(60, dtype=torch.uint8).reshape(3, 4, 5)
-    assert torch.equal(parse_idx(encode_idx(tensor)), tensor)
 
 
 @pytest.mark.parametrize(
