@@ -16,7 +16,7 @@ from torch import nn
 
 from mnist_cli.checkpoint import make_checkpoint, prepare_checkpoint_path, save_checkpoint
 from mnist_cli.config import TrainConfig
-from mnist_cli.datasets import get_dataset, load_split
+from mnist_cli.datasets import Dataset, get_dataset, load_split
 from mnist_cli.devices import resolve_device
 from mnist_cli.errors import Interrupted, MnistError
 from mnist_cli.evaluation import evaluate, to_inputs
@@ -81,6 +81,33 @@ def _check(config: TrainConfig) -> None:
         raise MnistError("--lr must be a positive number")
 
 
+def _load(dataset: Dataset, data_dir: Path, split: str, device: torch.device):
+    """A verified split as (normalised inputs, labels), both already on the device."""
+    images, labels = load_split(dataset, data_dir, split)
+    return to_inputs(images, dataset.mean, dataset.std, device), labels.to(device)
+
+
+def _train_epoch(model, optimizer, schedule, inputs, labels, order, batch_size, on_step) -> float:
+    """One pass over the data in a random order; returns the mean training loss."""
+    model.train()
+    count = len(inputs)
+    steps = math.ceil(count / batch_size)
+    permutation = torch.randperm(count, generator=order).to(inputs.device)
+    loss_sum = torch.zeros((), device=inputs.device)  # summed on the device: no sync per step
+    for step in range(steps):
+        batch = permutation[step * batch_size : (step + 1) * batch_size]
+        loss = F.cross_entropy(model(inputs[batch]), labels[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        loss_sum += loss.detach()
+        done = step + 1
+        if on_step and (done % REPORT_EVERY == 0 or done == steps):
+            on_step(done, steps, loss=loss_sum.item() / done)
+    return loss_sum.item() / steps
+
+
 def train(
     config: TrainConfig,
     data_dir: Path,
@@ -94,19 +121,15 @@ def train(
     prepare_checkpoint_path(checkpoint_path)
     device = resolve_device(config.device)
     dataset = get_dataset(config.dataset)
-    train_images, train_labels = load_split(dataset, data_dir, "train")
-    test_images, test_labels = load_split(dataset, data_dir, "test")
-    train_inputs = to_inputs(train_images, dataset.mean, dataset.std, device)
-    test_inputs = to_inputs(test_images, dataset.mean, dataset.std, device)
-    train_labels, test_labels = train_labels.to(device), test_labels.to(device)
+    train_inputs, train_labels = _load(dataset, data_dir, "train", device)
+    test_inputs, test_labels = _load(dataset, data_dir, "test", device)
     num_classes = len(dataset.class_names)
 
     torch.manual_seed(config.seed)
     model_kwargs = {"num_classes": num_classes}
     model = build_model(config.model, **model_kwargs).to(device)
     optimizer = make_optimizer(config, model)
-    count = len(train_inputs)
-    steps_per_epoch = math.ceil(count / config.batch_size)
+    steps_per_epoch = math.ceil(len(train_inputs) / config.batch_size)
     schedule = make_schedule(config, optimizer, config.epochs * steps_per_epoch)
     order = torch.Generator().manual_seed(config.seed)
 
@@ -115,54 +138,37 @@ def train(
     try:
         for epoch in range(1, config.epochs + 1):
             epoch_started = time.perf_counter()
-            model.train()
-            permutation = torch.randperm(count, generator=order).to(device)
-            loss_sum = torch.zeros((), device=device)
-            for step in range(steps_per_epoch):
-                batch = permutation[step * config.batch_size : (step + 1) * config.batch_size]
-                loss = F.cross_entropy(model(train_inputs[batch]), train_labels[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                loss_sum += loss.detach()
-                done = step + 1
-                if on_step and (done % REPORT_EVERY == 0 or done == steps_per_epoch):
-                    on_step(done, steps_per_epoch, loss=loss_sum.item() / done)
-            train_loss = loss_sum.item() / steps_per_epoch
+            train_loss = _train_epoch(
+                model, optimizer, schedule, train_inputs, train_labels, order,
+                config.batch_size, on_step,
+            )  # fmt: skip
             if not math.isfinite(train_loss):
                 raise MnistError(
                     f"training diverged in epoch {epoch} (loss is {train_loss}): try a lower --lr"
                 )
             metrics = evaluate(model, test_inputs, test_labels, num_classes)
-            record = EpochRecord(
-                epoch=epoch,
-                train_loss=train_loss,
-                test_loss=metrics.loss,
-                test_accuracy=metrics.accuracy,
-                lr=optimizer.param_groups[0]["lr"],
-                seconds=time.perf_counter() - epoch_started,
+            history.append(
+                EpochRecord(
+                    epoch=epoch,
+                    train_loss=train_loss,
+                    test_loss=metrics.loss,
+                    test_accuracy=metrics.accuracy,
+                    lr=optimizer.param_groups[0]["lr"],
+                    seconds=time.perf_counter() - epoch_started,
+                )
             )
-            history.append(record)
             checkpoint = make_checkpoint(
-                model,
-                config.model,
-                model_kwargs,
-                dataset.name,
-                list(dataset.class_names),
-                dataset.mean,
-                dataset.std,
-                asdict(config),
-                [asdict(row) for row in history],
-            )
+                model, config.model, model_kwargs, dataset.name, list(dataset.class_names),
+                dataset.mean, dataset.std, asdict(config), [asdict(row) for row in history],
+            )  # fmt: skip
             save_checkpoint(checkpoint, checkpoint_path)
             if on_epoch:
-                on_epoch(record)
+                on_epoch(history[-1])
     except KeyboardInterrupt:
         kept = (
             f"{checkpoint_path} holds epoch {history[-1].epoch}"
             if history
-            else "no epoch had finished, so no checkpoint was written"
+            else "no epoch had finished, so nothing was saved"
         )
         raise Interrupted(f"interrupted during epoch {epoch}: {kept}") from None
     return TrainResult(
