@@ -64,12 +64,20 @@ def evaluate(
     return score(predict_logits(model, inputs), labels, num_classes)
 
 
+def load_inputs(dataset, data_dir, split: str, mean: float, std: float, device):
+    """A verified split as (normalised inputs, labels), both already on the device."""
+    from mnist_cli.datasets import load_split
+
+    images, labels = load_split(dataset, data_dir, split)
+    return to_inputs(images, mean, std, device), labels.to(device)
+
+
 def evaluate_checkpoint(checkpoint, data_dir) -> Metrics:
     """Score a loaded checkpoint on the test split of the dataset it was trained on."""
-    from mnist_cli.datasets import get_dataset, load_split
+    from mnist_cli.datasets import get_dataset
 
-    dataset = get_dataset(checkpoint.dataset)
-    images, labels = load_split(dataset, data_dir, "test")
     device = next(checkpoint.model.parameters()).device
-    inputs = to_inputs(images, checkpoint.mean, checkpoint.std, device)
+    inputs, labels = load_inputs(
+        get_dataset(checkpoint.dataset), data_dir, "test", checkpoint.mean, checkpoint.std, device
+    )
     return evaluate(checkpoint.model, inputs, labels, len(checkpoint.class_names))

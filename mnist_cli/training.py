@@ -16,10 +16,10 @@ from torch import nn
 
 from mnist_cli.checkpoint import make_checkpoint, prepare_checkpoint_path, save_checkpoint
 from mnist_cli.config import TrainConfig
-from mnist_cli.datasets import Dataset, get_dataset, load_split
+from mnist_cli.datasets import get_dataset
 from mnist_cli.devices import resolve_device
 from mnist_cli.errors import Interrupted, MnistError
-from mnist_cli.evaluation import evaluate, to_inputs
+from mnist_cli.evaluation import evaluate, load_inputs
 from mnist_cli.models import build_model
 
 REPORT_EVERY = 20  # steps between loss read-backs (each one syncs with the device)
@@ -81,12 +81,6 @@ def _check(config: TrainConfig) -> None:
         raise MnistError("--lr must be a positive number")
 
 
-def _load(dataset: Dataset, data_dir: Path, split: str, device: torch.device):
-    """A verified split as (normalised inputs, labels), both already on the device."""
-    images, labels = load_split(dataset, data_dir, split)
-    return to_inputs(images, dataset.mean, dataset.std, device), labels.to(device)
-
-
 def _train_epoch(model, optimizer, schedule, inputs, labels, order, batch_size, on_step) -> float:
     """One pass over the data in a random order; returns the mean training loss."""
     model.train()
@@ -121,8 +115,9 @@ def train(
     prepare_checkpoint_path(checkpoint_path)
     device = resolve_device(config.device)
     dataset = get_dataset(config.dataset)
-    train_inputs, train_labels = _load(dataset, data_dir, "train", device)
-    test_inputs, test_labels = _load(dataset, data_dir, "test", device)
+    mean, std = dataset.mean, dataset.std
+    train_inputs, train_labels = load_inputs(dataset, data_dir, "train", mean, std, device)
+    test_inputs, test_labels = load_inputs(dataset, data_dir, "test", mean, std, device)
     num_classes = len(dataset.class_names)
 
     torch.manual_seed(config.seed)

@@ -136,7 +136,7 @@ def test_divergence_is_reported(runner, tiny_data):
 def test_checkpoint_mistakes_fail_before_any_epoch(runner, tiny_data, monkeypatch):
     from mnist_cli import training
 
-    monkeypatch.setattr(training, "load_split", lambda *a: pytest.fail("data was loaded"))
+    monkeypatch.setattr(training, "load_inputs", lambda *a: pytest.fail("data was loaded"))
     Path("a-folder").mkdir()
     result = _train(runner, "--checkpoint", "a-folder")
     assert result.exit_code == 1
