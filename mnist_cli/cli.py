@@ -208,7 +208,9 @@ def train(
     compile_model: bool = typer.Option(
         DEFAULTS.compile, "--compile", help="torch.compile the model: slower start, faster steps."
     ),
-    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Same seed, same run (on the CPU)."),
+    seed: int = typer.Option(
+        DEFAULTS.seed, "--seed", help="Same seed and --threads, same run (on the CPU)."
+    ),
     checkpoint: Path = typer.Option(
         DEFAULT_CHECKPOINT, "--checkpoint", help="Written after every epoch."
     ),
@@ -259,6 +261,7 @@ def train(
                 "model": config.model,
                 "parameters": result.parameters,
                 "device": result.device,
+                "threads": result.threads,
                 "seconds": result.seconds,
                 "config": asdict(config),
                 "history": [asdict(row) for row in result.history],

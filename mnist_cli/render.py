@@ -123,7 +123,8 @@ def training_summary(model: str, result) -> None:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("model", f"{model} ({result.parameters:,} parameters)")
-    table.add_row("device", result.device)
+    threads = f"{result.threads} CPU thread{'s' if result.threads != 1 else ''}"
+    table.add_row("device", f"{result.device} ({threads})")
     table.add_row("epochs", str(len(result.history)))
     table.add_row("test accuracy", f"[bold green]{percent(result.final.test_accuracy)}[/]")
     table.add_row("test loss", f"{result.final.test_loss:.4f}")

@@ -24,6 +24,7 @@ from mnist_cli.evaluation import evaluate, load_inputs
 from mnist_cli.models import build_model
 from mnist_cli.runtime import (
     Runtime,
+    Stopwatch,
     apply_runtime,
     autocast,
     plan_runtime,
@@ -44,6 +45,7 @@ class EpochRecord:
     test_accuracy: float  # fraction in [0, 1]
     lr: float  # learning rate at the end of the epoch
     seconds: float  # training and test pass of this epoch
+    train_seconds: float  # the training steps alone (timed with CUDA events on a GPU)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class TrainResult:
     history: list[EpochRecord]
     checkpoint: Path
     device: str
+    threads: int  # CPU threads torch used
     parameters: int
     seconds: float  # the whole run, data loading included
 
@@ -169,13 +172,16 @@ def train(
     order = torch.Generator().manual_seed(config.seed)
 
     history: list[EpochRecord] = []
+    stopwatch = Stopwatch(device)
     epoch = 0
     try:
         for epoch in range(1, config.epochs + 1):
             epoch_started = time.perf_counter()
+            stopwatch.start()
             train_loss = _train_epoch(
                 net, optimizer, schedule, train_data, order, config, runtime, on_step
             )
+            train_seconds = stopwatch.seconds()
             if not math.isfinite(train_loss):
                 raise MnistError(
                     f"training diverged in epoch {epoch} (loss is {train_loss}): try a lower --lr"
@@ -189,6 +195,7 @@ def train(
                     test_accuracy=metrics.accuracy,
                     lr=optimizer.param_groups[0]["lr"],
                     seconds=time.perf_counter() - epoch_started,
+                    train_seconds=train_seconds,
                 )
             )
             checkpoint = make_checkpoint(
@@ -209,6 +216,7 @@ def train(
         history=history,
         checkpoint=Path(checkpoint_path),
         device=str(device),
+        threads=runtime.threads,
         parameters=sum(p.numel() for p in model.parameters()),
         seconds=time.perf_counter() - started,
     )

@@ -12,7 +12,7 @@ from mnist_cli.augment import Augmentation, augment
 from mnist_cli.config import TrainConfig
 from mnist_cli.errors import MnistError
 from mnist_cli.models import CNN
-from mnist_cli.runtime import Runtime, plan_runtime, prepare_inputs, prepare_model
+from mnist_cli.runtime import Runtime, Stopwatch, plan_runtime, prepare_inputs, prepare_model
 from mnist_cli.training import _train_epoch, one_cycle
 from tests.conftest import app
 
@@ -62,16 +62,32 @@ def test_never_flips_and_keeps_the_ink_near_its_place():
 def test_the_plan_follows_the_device():
     cpu = plan_runtime(torch.device("cpu"))
     assert cpu.autocast is None and not cpu.channels_last and not cpu.compile
-    assert cpu.threads == runtime_module.default_threads() >= 1
+    assert cpu.threads >= 1
     cuda = plan_runtime(torch.device("cuda"))  # planning needs no GPU
     assert cuda.autocast is torch.bfloat16 and cuda.channels_last
     forced = plan_runtime(torch.device("cuda"), threads=1, precision="fp32", channels_last=False)
     assert forced.autocast is None and not forced.channels_last and forced.threads == 1
 
 
-def test_threads_never_exceed_the_cores(monkeypatch):
+def test_threads_use_the_free_cores(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(runtime_module, "available_cores", lambda: 2)
+    monkeypatch.setattr(runtime_module, "busy_cores", lambda: 0)
     assert runtime_module.default_threads() == 2
+    monkeypatch.setattr(runtime_module, "busy_cores", lambda: 1)
+    assert runtime_module.default_threads() == 1  # another program holds a core
+    monkeypatch.setattr(runtime_module, "busy_cores", lambda: 7)
+    assert runtime_module.default_threads() == 1  # never below one
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert runtime_module.default_threads() == 3  # the user's own setting wins
+
+
+def test_busy_cores_reads_this_machine():
+    busy = runtime_module.busy_cores(looks=2, pause=0.0)
+    assert isinstance(busy, int) and busy >= 0
+
+
+def test_bad_thread_and_precision_settings(monkeypatch):
     with pytest.raises(MnistError, match="--threads"):
         plan_runtime(torch.device("cpu"), threads=0)
     with pytest.raises(MnistError, match="precision"):
@@ -131,6 +147,7 @@ def test_speed_flags_train_and_are_recorded(runner, tiny_data, flags):
     assert report["test_accuracy"] > 0.5
     config = report["config"]
     assert config["threads"] == (1 if "--threads" in flags else None)
+    assert report["threads"] >= 1 and (report["threads"] == 1 or "--threads" not in flags)
     assert config["augment"] is ("--no-augment" not in flags)
     assert config["precision"] == ("bf16" if "bf16" in flags else "auto")
 
@@ -163,3 +180,25 @@ def test_one_cycle_warms_up_then_anneals_to_zero(total):
     peak = factors.index(max(factors))
     assert factors[: peak + 1] == sorted(factors[: peak + 1])  # rises, then falls
     assert factors[peak:] == sorted(factors[peak:], reverse=True)
+
+
+def test_stopwatch_on_the_cpu_uses_the_host_clock():
+    stopwatch = Stopwatch(torch.device("cpu"))
+    assert not stopwatch.cuda
+    stopwatch.start()
+    torch.ones(1000).sum()
+    assert 0 <= stopwatch.seconds() < 60
+
+
+def test_benchmark_helpers():
+    """The benchmark's arithmetic: time to a given accuracy sums the epochs up to it."""
+    from benchmarks.train_speed import time_to
+
+    history = [
+        {"seconds": 2.0, "test_accuracy": 0.97},
+        {"seconds": 3.0, "test_accuracy": 0.985},
+        {"seconds": 4.0, "test_accuracy": 0.992},
+    ]
+    assert time_to(history, 0.98) == 5.0
+    assert time_to(history, 0.99) == 9.0
+    assert time_to(history, 0.999) is None
