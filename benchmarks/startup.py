@@ -1,0 +1,82 @@
+"""Start-up costs a user feels: `mnist --help`, and `mnist predict one.png` against the floor that
+no torch program can beat, `python -c "import torch"`. Median of several fresh processes each.
+
+    python benchmarks/startup.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def median_seconds(command: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def make_inputs(folder: Path) -> tuple[Path, Path]:
+    """A checkpoint of the default model (untrained: loading costs the same) and a digit PNG."""
+    import torch
+    from PIL import Image
+
+    from mnist_cli.checkpoint import make_checkpoint, save_checkpoint
+    from mnist_cli.config import TrainConfig
+    from mnist_cli.datasets import MNIST
+    from mnist_cli.models import build_model
+
+    config = TrainConfig()
+    model = build_model(config.model, num_classes=10)
+    checkpoint = folder / "ckpt.pt"
+    save_checkpoint(
+        make_checkpoint(
+            model, config.model, {"num_classes": 10}, MNIST.name, list(MNIST.class_names),
+            MNIST.mean, MNIST.std, vars(config), [],
+        ),
+        checkpoint,
+    )  # fmt: skip
+    image = folder / "one.png"
+    pixels = torch.zeros(28, 28, dtype=torch.uint8)
+    pixels[6:22, 13:16] = 255  # a "1"
+    Image.fromarray(pixels.numpy(), mode="L").save(image)
+    return checkpoint, image
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    runs = parser.parse_args().runs
+    mnist = [sys.executable, "-m", "mnist_cli"]
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint, image = make_inputs(Path(scratch))
+        rows = [
+            (
+                "python -c 'import torch'",
+                median_seconds([sys.executable, "-c", "import torch"], runs),
+            ),
+            ("mnist --help", median_seconds([*mnist, "--help"], runs)),
+            (
+                "mnist predict one.png",
+                median_seconds(
+                    [*mnist, "predict", str(image), "--checkpoint", str(checkpoint)], runs
+                ),
+            ),
+        ]
+    floor = rows[0][1]
+    print(f"median of {runs} fresh processes each")
+    print(f"{'command':28s} {'seconds':>8s} {'vs import torch':>16s}")
+    for name, seconds in rows:
+        print(f"{name:28s} {seconds:8.3f} {seconds - floor:+15.3f}s")
+
+
+if __name__ == "__main__":
+    main()
