@@ -192,6 +192,9 @@ def train(
         help="onecycle warms up, then anneals to zero; constant keeps --lr."
         f" \\[default: {_per_optimizer(DEFAULT_SCHEDULE)}]",
     ),
+    weight_decay: float = typer.Option(
+        DEFAULTS.weight_decay, "--weight-decay", min=0.0, help="AdamW's decoupled weight decay."
+    ),
     augment: bool = typer.Option(
         DEFAULTS.augment, help="Randomly rotate, zoom and shift each training batch a little."
     ),
@@ -224,6 +227,7 @@ def train(
         optimizer=optimizer,
         lr=lr,
         schedule=schedule,
+        weight_decay=weight_decay,
         label_smoothing=label_smoothing,
         augment=augment,
         device=device,

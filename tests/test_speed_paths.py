@@ -136,7 +136,11 @@ def test_compile_flag_compiles_but_saves_the_plain_model(runner, tiny_data, monk
 
 @pytest.mark.parametrize(
     "flags",
-    [["--threads", "1"], ["--no-augment", "--label-smoothing", "0"], ["--precision", "bf16"]],
+    [
+        ["--threads", "1"],
+        ["--no-augment", "--label-smoothing", "0", "--weight-decay", "0.05"],
+        ["--precision", "bf16"],
+    ],
 )
 def test_speed_flags_train_and_are_recorded(runner, tiny_data, flags):
     result = runner.invoke(
@@ -150,6 +154,8 @@ def test_speed_flags_train_and_are_recorded(runner, tiny_data, flags):
     assert report["threads"] >= 1 and (report["threads"] == 1 or "--threads" not in flags)
     assert config["augment"] is ("--no-augment" not in flags)
     assert config["precision"] == ("bf16" if "bf16" in flags else "auto")
+    assert config["weight_decay"] == (0.05 if "--weight-decay" in flags else 5e-4)
+    assert config["label_smoothing"] == (0.0 if "--label-smoothing" in flags else 0.1)
 
 
 def test_threads_set_torch(runner, tiny_data):
