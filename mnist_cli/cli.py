@@ -22,6 +22,7 @@ from mnist_cli.config import (
     DEFAULT_DATA_DIR,
     DEFAULT_LR,
     DEFAULT_SCHEDULE,
+    DatasetName,
     DeviceName,
     ModelName,
     OptimizerName,
@@ -53,6 +54,11 @@ DEVICE = typer.Option(
     help="auto picks cuda, then mps, then cpu.",
 )
 JSON = typer.Option(False, "--json", help="Print one JSON document on stdout and nothing else.")
+DATASET = typer.Option(
+    DEFAULTS.dataset,
+    "--dataset",
+    help="MNIST or a sibling; qmnist10k is QMNIST scored on its 10k MNIST-compatible test images.",
+)
 
 
 def main() -> None:
@@ -139,9 +145,11 @@ def _check_mirrors(mirrors: list[str]) -> list[str]:
     epilog="Examples:\n\n"
     "  mnist download\n\n"
     "  mnist download --mirror https://my.mirror/mnist/\n\n"
-    "  mnist download --from ~/Downloads   (offline: files already on disk)"
+    "  mnist download --from ~/Downloads   (offline: files already on disk)\n\n"
+    "  mnist download --dataset fashion-mnist --from /usr/share/datasets/fashion-mnist"
 )
 def download(
+    dataset_name: DatasetName = DATASET,
     data_dir: Path = DATA_DIR,
     mirror: list[str] = typer.Option(
         [], "--mirror", help="A mirror to try first (http, https or file URL). Repeatable."
@@ -151,12 +159,12 @@ def download(
     ),
     force: bool = typer.Option(False, "--force", help="Fetch again even if the files are valid."),
 ) -> None:
-    """Fetch the four MNIST files and verify them against the original content."""
+    """Fetch a dataset's four files and verify them against the original content."""
     mirrors = _check_mirrors(mirror)
     with _handled():
         from mnist_cli.datasets import dataset_dir, get_dataset
 
-        dataset = get_dataset(DEFAULTS.dataset)
+        dataset = get_dataset(dataset_name)
         results = _fetch_dataset(dataset, data_dir, mirrors, from_dir, force)
     render.download_report(f"{dataset.title} in {dataset_dir(dataset, data_dir)}", results)
 
@@ -172,10 +180,12 @@ def _per_optimizer(defaults: dict) -> str:
     epilog="Examples:\n\n"
     "  mnist train\n\n"
     "  mnist train --epochs 40 --device cuda\n\n"
+    "  mnist train --dataset fashion-mnist\n\n"
     "  mnist train --model mlp --optimizer sgd --lr 0.01 --batch-size 64 --epochs 40"
     "   (the classic exercise)"
 )
 def train(
+    dataset: DatasetName = DATASET,
     data_dir: Path = DATA_DIR,
     model: ModelName = typer.Option(DEFAULTS.model, "--model", help="Network to train."),
     epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", min=1, help="Passes over the data."),
@@ -221,6 +231,7 @@ def train(
 ) -> None:
     """Train a classifier and save it as a checkpoint after every epoch."""
     config = TrainConfig(
+        dataset=dataset,
         model=model,
         epochs=epochs,
         batch_size=batch_size,
@@ -285,7 +296,7 @@ def evaluate(
     device: DeviceName = DEVICE,
     as_json: bool = JSON,
 ) -> None:
-    """Score a checkpoint on the 10,000 test images: accuracy, loss, accuracy per digit."""
+    """Score a checkpoint on its dataset's test images: accuracy, loss, accuracy per class."""
     with _handled():
         from mnist_cli.checkpoint import load_checkpoint
         from mnist_cli.datasets import get_dataset
@@ -314,7 +325,9 @@ def evaluate(
             }
         )
         return
-    render.evaluation_report(checkpoint, loaded, metrics)
+    from mnist_cli.datasets import find_dataset
+
+    render.evaluation_report(checkpoint, loaded, metrics, find_dataset(loaded.dataset))
 
 
 # predict -------------------------------------------------------------------------------------
@@ -329,11 +342,14 @@ def predict(
     checkpoint: Path = typer.Option(DEFAULT_CHECKPOINT, "--checkpoint", help="The model to use."),
     top_k: int = typer.Option(3, "--top-k", min=1, max=10, help="Guesses to show per image."),
     preprocess: bool = typer.Option(
-        True, "--preprocess/--no-preprocess", help="Centre and scale the ink like MNIST does."
+        True,
+        "--preprocess/--no-preprocess",
+        help="Prepare photos like the checkpoint's dataset: digits have their ink centred,"
+        " Fashion-MNIST articles are fitted to the frame.",
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Say which digit each image shows."""
+    """Say which digit (or article, or character: the checkpoint's classes) each image shows."""
     with _handled():
         from mnist_cli.checkpoint import load_checkpoint
         from mnist_cli.prediction import predict_files
@@ -346,7 +362,10 @@ def predict(
     if as_json:
         _emit_json([_prediction_json(p) for p in predictions])
     elif len(failed) < len(predictions):
-        render.prediction_table(predictions)
+        from mnist_cli.datasets import find_dataset
+
+        dataset = find_dataset(loaded.dataset)
+        render.prediction_table(predictions, dataset.class_noun if dataset else "class")
     if failed:
         raise typer.Exit(1)
 

@@ -15,6 +15,9 @@ DATA_DIR_ENV = "MNIST_DATA_DIR"  # overrides DEFAULT_DATA_DIR
 
 ModelName = Literal["cnn", "mlp"]
 PrecisionName = Literal["auto", "fp32", "bf16"]
+# The names in catalog.DATASETS (a test keeps the two the same); spelled out so --help needs no
+# import of the registry.
+DatasetName = Literal["mnist", "fashion-mnist", "kmnist", "qmnist", "qmnist10k"]
 OptimizerName = Literal["adamw", "sgd"]
 ScheduleName = Literal["onecycle", "constant"]
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
@@ -29,7 +32,7 @@ DEFAULT_SCHEDULE: dict[str, ScheduleName] = {"adamw": "onecycle", "sgd": "consta
 class TrainConfig:
     """Everything that decides what a training run computes. Stored in every checkpoint."""
 
-    dataset: str = "mnist"  # registry name in datasets.DATASETS
+    dataset: DatasetName = "mnist"  # registry name in catalog.DATASETS
     model: ModelName = "cnn"  # "cnn" (default) or "mlp", the exercise's 784-256-128-10 sigmoid net
     epochs: int = 8  # passes over the 60,000 training images
     batch_size: int = 128  # images per optimiser step

@@ -1,97 +1,22 @@
-"""The dataset registry, and loading a verified split from the data directory as uint8 tensors.
+"""Loading a verified split of a registered dataset from the data directory as uint8 tensors.
 
-Each entry holds everything that differs between datasets: files and checksums, mirrors, class
-names and normalisation. Files live extracted in `<data_dir>/<dataset>/`, so several datasets can
-share one data directory. Fetching them is `download.py`'s job.
+The registry itself (files and checksums, mirrors, class names, normalisation) is in catalog.py.
+Files live extracted in `<data_dir>/<dataset>/`, so several datasets share one data directory.
+Fetching them is `download.py`'s job.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
+# The registry used to be defined here; importing it from here keeps working.
+from mnist_cli.catalog import DATASETS, MNIST, DataFile, Dataset  # noqa: F401
 from mnist_cli.errors import DataError
-from mnist_cli.idx import parse_images, parse_labels
+from mnist_cli.idx import parse_images, parse_labels, parse_qmnist_labels
 
-
-@dataclass(frozen=True)
-class DataFile:
-    """One IDX file of a dataset, as it sits extracted in the data directory."""
-
-    name: str  # file name without .gz, e.g. "train-images-idx3-ubyte"
-    size: int  # bytes once decompressed
-    md5: str  # MD5 of the decompressed content: accepts any faithful recompression
-    gz_md5: str  # MD5 of the public .gz file, as torchvision lists it (for reference)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Everything the tool needs to know about one dataset."""
-
-    name: str
-    title: str
-    train_images: DataFile
-    train_labels: DataFile
-    test_images: DataFile
-    test_labels: DataFile
-    mirrors: tuple[str, ...]  # base URLs, tried in this order; each serves <file>.gz
-    class_names: tuple[str, ...]
-    mean: float  # of the training pixels scaled to [0, 1]
-    std: float
-
-    @property
-    def files(self) -> tuple[DataFile, ...]:
-        return (self.train_images, self.train_labels, self.test_images, self.test_labels)
-
-    def split_files(self, split: str) -> tuple[DataFile, DataFile]:
-        if split == "train":
-            return self.train_images, self.train_labels
-        if split == "test":
-            return self.test_images, self.test_labels
-        raise ValueError(f"unknown split {split!r}")
-
-
-MNIST = Dataset(
-    name="mnist",
-    title="MNIST",
-    train_images=DataFile(
-        "train-images-idx3-ubyte",
-        47_040_016,
-        "6bbc9ace898e44ae57da46a324031adb",
-        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    ),
-    train_labels=DataFile(
-        "train-labels-idx1-ubyte",
-        60_008,
-        "a25bea736e30d166cdddb491f175f624",
-        "d53e105ee54ea40749a09fcbcd1e9432",
-    ),
-    test_images=DataFile(
-        "t10k-images-idx3-ubyte",
-        7_840_016,
-        "2646ac647ad5339dbf082846283269ea",
-        "9fb629c4189551a2d022fa330f9573f3",
-    ),
-    test_labels=DataFile(
-        "t10k-labels-idx1-ubyte",
-        10_008,
-        "27ae3e4e09519cfbb04c329615203637",
-        "ec29112dd5afa0611ce80d1b7f02629c",
-    ),
-    # torchvision's mirrors, the one that still answers first: yann.lecun.com has been
-    # answering 403/404 for years.
-    mirrors=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
-    # The names the exercise gives the classes.
-    class_names=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
-    mean=0.1307,
-    std=0.3081,
-)
-
-DATASETS: dict[str, Dataset] = {MNIST.name: MNIST}
+# How each labels_format is read: (bytes, num_classes, name) -> int64 labels [N]
+LABEL_READERS = {"idx1-ubyte": parse_labels, "qmnist": parse_qmnist_labels}
 
 
 def get_dataset(name: str) -> Dataset:
@@ -102,12 +27,49 @@ def get_dataset(name: str) -> Dataset:
         raise DataError(f"unknown dataset {name!r}: choose one of {known}") from None
 
 
+def find_dataset(name: str) -> Dataset | None:
+    """The registry entry, or None for a name this version does not know (an old checkpoint)."""
+    return DATASETS.get(name)
+
+
 def dataset_dir(dataset: Dataset, data_dir: Path) -> Path:
-    return Path(data_dir) / dataset.name
+    return Path(data_dir) / (dataset.folder or dataset.name)
+
+
+def download_command(dataset: Dataset, data_dir: Path | None = None) -> str:
+    """The command that fetches or repairs this dataset, for error messages."""
+    command = "mnist download"
+    if dataset.name != MNIST.name:
+        command += f" --dataset {dataset.name}"
+    return command if data_dir is None else f"{command} --data-dir {data_dir}"
 
 
 def md5_of(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def checksum_path(path: Path) -> Path:
+    """Where the content MD5 of a file verified by its .gz MD5 is recorded (md5sum's format)."""
+    return path.with_name(path.name + ".md5")
+
+
+def record_md5(path: Path, md5: str) -> None:
+    """Record the content MD5 of `path`, once its original .gz has been verified."""
+    checksum_path(path).write_text(f"{md5}  {path.name}\n", encoding="ascii")
+
+
+def expected_md5(path: Path, datafile: DataFile) -> str | None:
+    """The MD5 the extracted file must have: the registry's where it is published, else the one
+    recorded when the file's original .gz was verified. None: the file cannot be trusted."""
+    if datafile.md5:
+        return datafile.md5
+    try:
+        recorded = checksum_path(path).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(recorded) == 2 and recorded[1] == path.name and len(recorded[0]) == 32:
+        return recorded[0].lower()
+    return None
 
 
 def file_is_valid(path: Path, datafile: DataFile) -> bool:
@@ -115,18 +77,23 @@ def file_is_valid(path: Path, datafile: DataFile) -> bool:
     try:
         if path.stat().st_size != datafile.size:
             return False
-        return md5_of(path.read_bytes()) == datafile.md5
+        return md5_of(path.read_bytes()) == expected_md5(path, datafile)
     except OSError:
         return False
 
 
 def missing_files(dataset: Dataset, data_dir: Path) -> list[DataFile]:
-    """The files that are absent or of the wrong size (a cheap check, no hashing)."""
+    """The files that are absent, of the wrong size or without a known checksum (a cheap check,
+    no hashing)."""
     folder = dataset_dir(dataset, data_dir)
     missing = []
     for datafile in dataset.files:
         path = folder / datafile.name
-        if not path.is_file() or path.stat().st_size != datafile.size:
+        if (
+            not path.is_file()
+            or path.stat().st_size != datafile.size
+            or expected_md5(path, datafile) is None
+        ):
             missing.append(datafile)
     return missing
 
@@ -137,13 +104,19 @@ def _read_verified(dataset: Dataset, data_dir: Path, datafile: DataFile) -> byte
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(
-            f"no {dataset.title} data in {data_dir}: run `mnist download --data-dir {data_dir}`"
+            f"no {dataset.title} data in {data_dir}: run `{download_command(dataset, data_dir)}`"
         ) from None
     except OSError as error:
         raise DataError(f"cannot read {path}: {error.strerror or error}") from None
-    if len(data) != datafile.size or md5_of(data) != datafile.md5:
+    md5 = expected_md5(path, datafile)
+    if md5 is None:
         raise DataError(
-            f"{path} is damaged: run `mnist download --data-dir {data_dir}` to repair it"
+            f"{path} was never verified (no {checksum_path(path).name} beside it):"
+            f" run `{download_command(dataset, data_dir)}`"
+        )
+    if len(data) != datafile.size or md5_of(data) != md5:
+        raise DataError(
+            f"{path} is damaged: run `{download_command(dataset, data_dir)}` to repair it"
         )
     return data
 
@@ -152,9 +125,17 @@ def load_split(dataset: Dataset, data_dir: Path, split: str):
     """Return (images uint8 [N, 28, 28], labels int64 [N]) of a split, verified byte for byte."""
     images_file, labels_file = dataset.split_files(split)
     images = parse_images(_read_verified(dataset, data_dir, images_file), images_file.name)
-    labels = parse_labels(
+    read_labels = LABEL_READERS[dataset.labels_format]
+    labels = read_labels(
         _read_verified(dataset, data_dir, labels_file), len(dataset.class_names), labels_file.name
     )
     if len(images) != len(labels):
         raise DataError(f"{split} split has {len(images)} images but {len(labels)} labels")
+    if split == "test" and dataset.test_rows is not None:
+        if len(images) < dataset.test_rows:
+            raise DataError(
+                f"{images_file.name} has {len(images):,} images, fewer than the"
+                f" {dataset.test_rows:,} that {dataset.name} scores on"
+            )
+        images, labels = images[: dataset.test_rows], labels[: dataset.test_rows]
     return images, labels

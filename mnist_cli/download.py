@@ -3,7 +3,8 @@
 Bytes are streamed through gunzip into `<file>.part`, capped at the expected size and checked
 against the MD5 of the decompressed content; only then is the file moved into place. So a
 recompressed copy is accepted, a wrong or truncated one is refused, and no half-written file
-ever looks valid.
+ever looks valid. Where the content's MD5 is not published (KMNIST, QMNIST), the .gz bytes must
+match the published .gz MD5 instead, and the content's MD5 is then recorded beside the file.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mnist_cli import __version__
-from mnist_cli.datasets import DataFile, Dataset, dataset_dir, file_is_valid
+from mnist_cli.datasets import (
+    DataFile,
+    Dataset,
+    dataset_dir,
+    download_command,
+    file_is_valid,
+    record_md5,
+)
 from mnist_cli.errors import DataError
 
 # on_progress(file_name, bytes_done, bytes_total or None)
@@ -32,6 +40,13 @@ GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 16
 TIMEOUT_SECONDS = 30.0
 URL_SCHEMES = ("http://", "https://", "file://")
+BY_CONTENT = "MD5 of the decompressed content"
+BY_GZ = "MD5 of the original .gz"
+
+
+def verified_by(datafile: DataFile) -> str:
+    """What a file of this kind is checked against."""
+    return BY_CONTENT if datafile.md5 else BY_GZ
 
 
 @dataclass(frozen=True)
@@ -43,15 +58,17 @@ class FileResult:
     status: str
     source: str
     size: int
+    verified_by: str = BY_CONTENT  # or BY_GZ
 
 
 class _CountingReader(io.RawIOBase):
-    """Wraps a byte stream and reports how many bytes have been read from it."""
+    """Wraps a byte stream, reports how many bytes have been read from it and hashes them."""
 
     def __init__(self, stream: BinaryIO, report: Callable[[int], None]):
         self._stream = stream
         self._report = report
         self._done = 0
+        self.md5 = hashlib.md5(usedforsecurity=False)  # of the raw bytes, e.g. the .gz file
 
     def readable(self) -> bool:
         return True
@@ -59,15 +76,32 @@ class _CountingReader(io.RawIOBase):
     def readinto(self, buffer) -> int:
         data = self._stream.read(len(buffer))
         buffer[: len(data)] = data
+        self.md5.update(data)
         self._done += len(data)
         self._report(self._done)
         return len(data)
 
 
-def _extract_verified(stream: BinaryIO, datafile: DataFile, target: Path) -> None:
+def _check_original_gz(stream: _CountingReader, datafile: DataFile, gzipped: bool) -> None:
+    """For a file whose content MD5 is unknown: the bytes read must be the published .gz."""
+    if not gzipped:
+        raise DataError(
+            f"{datafile.name}: only the MD5 of its original .gz is published, so it cannot be"
+            " verified once extracted: give the .gz file"
+        )
+    while stream.read(CHUNK):  # what gunzip left unread still belongs to the .gz file
+        pass
+    if stream.md5.hexdigest() != datafile.gz_md5:
+        raise DataError(f"{datafile.name}.gz: checksum mismatch (not the original .gz file)")
+
+
+def _extract_verified(stream: _CountingReader, datafile: DataFile, target: Path) -> None:
     """Gunzip (if gzipped) `stream` into target's .part, verify it, then move it into place."""
     buffered = io.BufferedReader(stream, CHUNK)
-    source = gzip.GzipFile(fileobj=buffered) if buffered.peek(2)[:2] == GZIP_MAGIC else buffered
+    gzipped = buffered.peek(2)[:2] == GZIP_MAGIC
+    if datafile.md5 is None and not gzipped:
+        _check_original_gz(stream, datafile, gzipped)  # refuses before reading it all
+    source = gzip.GzipFile(fileobj=buffered) if gzipped else buffered
     part = target.with_name(target.name + ".part")
     digest = hashlib.md5(usedforsecurity=False)
     written = 0
@@ -85,7 +119,10 @@ def _extract_verified(stream: BinaryIO, datafile: DataFile, target: Path) -> Non
             os.fsync(out.fileno())
         if written != datafile.size:
             raise DataError(f"{datafile.name}: got {written:,} bytes, expected {datafile.size:,}")
-        if digest.hexdigest() != datafile.md5:
+        if datafile.md5 is None:
+            _check_original_gz(stream, datafile, gzipped)
+            record_md5(target, digest.hexdigest())  # before the file: never one without it
+        elif digest.hexdigest() != datafile.md5:
             raise DataError(f"{datafile.name}: checksum mismatch (not the original file)")
         os.replace(part, target)
     except (OSError, EOFError, zlib.error) as error:
@@ -109,10 +146,16 @@ def _fetch(url: str, datafile: DataFile, target: Path, on_progress: ProgressFn |
 
 def _find_local(source_dir: Path, dataset: Dataset, datafile: DataFile) -> Path | None:
     """Look for <name>.gz or <name> where people usually keep them (torchvision's layout too)."""
-    for folder in (source_dir, source_dir / dataset.name, source_dir / dataset.title / "raw"):
-        for candidate in (folder / f"{datafile.name}.gz", folder / datafile.name):
-            if candidate.is_file():
-                return candidate
+    folders = (
+        source_dir,
+        dataset_dir(dataset, source_dir),
+        source_dir / dataset.torchvision_folder / "raw",
+    )
+    # The .gz first, wherever it is: for KMNIST and QMNIST only the .gz can be verified.
+    for file_name in (f"{datafile.name}.gz", datafile.name):
+        for folder in folders:
+            if (folder / file_name).is_file():
+                return folder / file_name
     return None
 
 
@@ -128,7 +171,11 @@ def check_mirror(mirror: str) -> str:
 
 
 def _download_one(
-    datafile: DataFile, target: Path, mirrors: Iterable[str], on_progress: ProgressFn | None
+    dataset: Dataset,
+    datafile: DataFile,
+    target: Path,
+    mirrors: Iterable[str],
+    on_progress: ProgressFn | None,
 ) -> str:
     failures = []
     for mirror in mirrors:
@@ -146,7 +193,7 @@ def _download_one(
     tried = "; ".join(failures) or "no mirrors"
     raise DataError(
         f"could not download {datafile.name} ({tried}); without internet, "
-        "copy the files by hand and run `mnist download --from DIR`"
+        f"copy the files by hand and run `{download_command(dataset)} --from DIR`"
     )
 
 
@@ -197,12 +244,14 @@ def download(
     for datafile in dataset.files:
         target = folder / datafile.name
         if not force and file_is_valid(target, datafile):
-            results.append(FileResult(datafile.name, "present", str(target), datafile.size))
-            continue
-        if source_dir is not None:
+            status, source = "present", str(target)
+        elif source_dir is not None:
+            status = "imported"
             source = _import_one(Path(source_dir), dataset, datafile, target, on_progress)
-            results.append(FileResult(datafile.name, "imported", source, datafile.size))
         else:
-            url = _download_one(datafile, target, all_mirrors, on_progress)
-            results.append(FileResult(datafile.name, "downloaded", url, datafile.size))
+            status = "downloaded"
+            source = _download_one(dataset, datafile, target, all_mirrors, on_progress)
+        results.append(
+            FileResult(datafile.name, status, source, datafile.size, verified_by(datafile))
+        )
     return results

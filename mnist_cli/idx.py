@@ -7,27 +7,34 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
+
 from mnist_cli.errors import DataError
 
-# The third byte of the magic number is the element type: 0x08 means unsigned byte.
+# The third byte of the magic number is the element type: 0x08 means unsigned byte, 0x0C a
+# big-endian 32-bit integer (QMNIST's labels).
 UBYTE = 0x08
+INT32 = 0x0C
+ELEMENTS = {UBYTE: (1, "unsigned-byte"), INT32: (4, "int32")}  # type -> (bytes, name)
+QMNIST_COLUMNS = 8  # class, NIST series, writer, index, NIST class, NIST index, duplicate, unused
 IMAGES_DIMS = 3
 LABELS_DIMS = 1
 MAX_ELEMENTS = 2**36  # far beyond any dataset of this family, far below an overflow
 
 
-def parse_header(data: bytes, name: str = "IDX file") -> tuple[int, ...]:
+def parse_header(data: bytes, name: str = "IDX file", element: int = UBYTE) -> tuple[int, ...]:
     """Return the dimensions an IDX header announces, after checking it against the length."""
     if len(data) < 4:
         raise DataError(f"{name}: too short to be an IDX file ({len(data)} bytes)")
     zero1, zero2, dtype, ndims = struct.unpack(">BBBB", data[:4])
-    if zero1 != 0 or zero2 != 0 or dtype != UBYTE or not 1 <= ndims <= 4:
-        raise DataError(f"{name}: not an unsigned-byte IDX file (bad magic number)")
+    element_size, element_name = ELEMENTS[element]
+    if zero1 != 0 or zero2 != 0 or dtype != element or not 1 <= ndims <= 4:
+        raise DataError(f"{name}: not an {element_name} IDX file (bad magic number)")
     header_size = 4 + 4 * ndims
     if len(data) < header_size:
         raise DataError(f"{name}: IDX header is truncated")
     dims = struct.unpack(f">{ndims}I", data[4:header_size])
-    payload = 1
+    payload = element_size
     extent = 1  # the product of the non-zero dimensions: an empty file can still be absurd
     for dim in dims:
         payload *= dim
@@ -69,3 +76,20 @@ def parse_labels(data: bytes, num_classes: int, name: str = "labels"):
     if labels.numel() and int(labels.max()) >= num_classes:
         raise DataError(f"{name}: label {int(labels.max())} is outside 0-{num_classes - 1}")
     return labels.long()
+
+
+def parse_qmnist_labels(data: bytes, num_classes: int, name: str = "labels"):
+    """Parse QMNIST's extended labels (idx2 int32, N x 8 columns): the class is column 0; the
+    other columns (NIST writer, series, indices) are checked for shape only. Returns int64 [N]."""
+    import torch
+
+    dims = parse_header(data, name, INT32)
+    if len(dims) != 2 or dims[1] != QMNIST_COLUMNS:
+        raise DataError(f"{name}: expected N x {QMNIST_COLUMNS} int32 labels, found {dims}")
+    header_size = 4 + 4 * len(dims)
+    table = np.frombuffer(data, dtype=">i4", offset=header_size).reshape(dims)
+    labels = torch.from_numpy(table[:, 0].astype(np.int64))
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
+        raise DataError(f"{name}: label {bad} is outside 0-{num_classes - 1}")
+    return labels

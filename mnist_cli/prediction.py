@@ -11,7 +11,8 @@ import torch
 from mnist_cli.checkpoint import LoadedCheckpoint
 from mnist_cli.errors import ImageError
 from mnist_cli.evaluation import predict_logits, to_inputs
-from mnist_cli.images import read_image, to_mnist
+from mnist_cli.images import read_image
+from mnist_cli.objects import preparer_for
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,10 @@ def predict_files(
     """One Prediction per file, in order; a file that cannot be read gets its error instead."""
     results: list[Prediction | None] = [None] * len(files)
     ready: list[tuple[int, np.ndarray]] = []
+    prepare = preparer_for(checkpoint.dataset)  # digits and articles are prepared differently
     for index, path in enumerate(files):
         try:
-            ready.append((index, to_mnist(read_image(Path(path), str(path)), preprocess)))
+            ready.append((index, prepare(read_image(Path(path), str(path)), preprocess)))
         except ImageError as error:
             results[index] = Prediction(file=str(path), error=str(error))
     if ready:

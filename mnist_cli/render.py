@@ -107,7 +107,8 @@ def download_report(title: str, results) -> None:
     )
     for source in sources:
         out.print(f"from {escape(source)}", soft_wrap=True)
-    out.print("[green]all files verified[/] (MD5 of the decompressed content)")
+    checks = ", ".join(sorted({result.verified_by for result in results}))
+    out.print(f"[green]all files verified[/] ({checks})")
 
 
 def epoch_line(record, epochs: int) -> str:
@@ -133,8 +134,11 @@ def training_summary(model: str, result) -> None:
     out.print(table)
 
 
-def evaluation_report(checkpoint: Path, loaded, metrics) -> None:
-    title = f"{checkpoint} ({loaded.model_name}) on the test set"
+def evaluation_report(checkpoint: Path, loaded, metrics, dataset=None) -> None:
+    """`dataset`: the registry entry of the checkpoint's dataset, None if this version lacks it."""
+    noun = dataset.class_noun if dataset else "class"
+    test_set = f"the {dataset.title} test set" if dataset else "the test set"
+    title = f"{checkpoint} ({loaded.model_name}) on {test_set}"
     summary = Table(title=escape(title), show_header=False)
     summary.add_column(style="bold")
     summary.add_column()
@@ -142,8 +146,8 @@ def evaluation_report(checkpoint: Path, loaded, metrics) -> None:
     summary.add_row("correct", f"{metrics.correct:,} of {metrics.count:,}")
     summary.add_row("mean loss", f"{metrics.loss:.4f}")
     out.print(summary)
-    per_class = Table(title="accuracy per digit")
-    per_class.add_column("digit", justify="right")
+    per_class = Table(title=f"accuracy per {noun}")
+    per_class.add_column(noun, justify="right")
     per_class.add_column("name")
     per_class.add_column("accuracy", justify="right")
     per_class.add_column("images", justify="right")
@@ -153,10 +157,10 @@ def evaluation_report(checkpoint: Path, loaded, metrics) -> None:
     out.print(per_class)
 
 
-def prediction_table(predictions) -> None:
+def prediction_table(predictions, noun: str = "digit") -> None:
     table = Table()
     table.add_column("file", overflow="fold")
-    table.add_column("digit", justify="right", style="bold")
+    table.add_column(noun, justify="right", style="bold")
     table.add_column("name")
     table.add_column("probability", justify="right")
     table.add_column("then")

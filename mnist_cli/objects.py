@@ -1,0 +1,56 @@
+"""Preparing a photo of an object the way Fashion-MNIST's images were made, and choosing between
+that and the handwriting preparation of images.py by the dataset a checkpoint was trained on.
+
+Fashion-MNIST (Xiao et al. 2017, section 2) took product photos on white, trimmed them to the
+article, resized the longest edge to 28 and centred the result in 28x28, then negated them: a
+bright article on black that fills the frame. So, unlike digits, there is no 20x20 box and no
+centre-of-mass step: the article's bounding box is fitted into the whole frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from mnist_cli.images import SIDE, _border, _resize, to_grey, to_mnist
+
+OBJECT_THRESHOLD = 0.1  # after removing the background, what counts as the article when cropping
+
+Preparer = Callable[[Image.Image, bool], np.ndarray]
+
+
+def to_fashion(image: Image.Image, preprocess: bool = True) -> np.ndarray:
+    """A 28x28 float32 array in [0, 1]: the article bright on black, fitted to the frame."""
+    if not preprocess:
+        return to_mnist(image, preprocess=False)  # only resized: the same for every dataset
+    grey = to_grey(image)
+    if np.median(_border(grey)) > 0.5:  # an article on light paper, as product photos are
+        grey = 1.0 - grey
+    background = float(np.median(_border(grey)))
+    grey = np.clip((grey - background) / max(1.0 - background, 1e-6), 0.0, 1.0)
+    mask = grey > OBJECT_THRESHOLD
+    if not mask.any():
+        return np.zeros((SIDE, SIDE), dtype=np.float32)  # an empty background: nothing to fit
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    article = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    height, width = article.shape
+    scale = SIDE / max(height, width)
+    fitted = _resize(article, max(1, round(width * scale)), max(1, round(height * scale)))
+    field = np.zeros((SIDE, SIDE), dtype=np.float32)
+    top, left = (SIDE - fitted.shape[0]) // 2, (SIDE - fitted.shape[1]) // 2
+    field[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+    return field
+
+
+# Dataset.preprocessing -> how a user's photo becomes a model input.
+PREPARERS: dict[str, Preparer] = {"handwriting": to_mnist, "object": to_fashion}
+
+
+def preparer_for(dataset_name: str) -> Preparer:
+    """The preparation for photos of a dataset's classes; handwriting for an unknown dataset."""
+    from mnist_cli.datasets import find_dataset
+
+    dataset = find_dataset(dataset_name)
+    return PREPARERS[dataset.preprocessing] if dataset else to_mnist
