@@ -76,8 +76,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     monkeypatch.delenv("MNIST_DEBUG", raising=False)
-    offline = dataclasses.replace(datasets.MNIST, mirrors=(DEAD_MIRROR,))
-    monkeypatch.setitem(datasets.DATASETS, "mnist", offline)
+    for name, dataset in list(datasets.DATASETS.items()):
+        offline = dataclasses.replace(dataset, mirrors=(DEAD_MIRROR,))
+        monkeypatch.setitem(datasets.DATASETS, name, offline)
 
 
 @pytest.fixture(scope="session")
