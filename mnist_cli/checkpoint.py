@@ -38,6 +38,8 @@ class LoadedCheckpoint:
     dataset: str
     config: dict[str, Any]
     history: list[dict[str, Any]]
+    torch_version: str = ""  # of the run that wrote it; "" if the file does not say
+    created: str = ""  # ISO 8601, UTC
 
 
 def make_checkpoint(
@@ -238,4 +240,10 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedChe
         dataset=str(data.get("dataset", "mnist")),
         config=data.get("config") if isinstance(data.get("config"), dict) else {},
         history=history if isinstance(history, list) else [],
+        torch_version=_text(data.get("torch_version")),
+        created=_text(data.get("created")),
     )
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""

@@ -33,6 +33,7 @@ from mnist_cli.config import (
 from mnist_cli.errors import MnistError
 
 DEFAULTS = TrainConfig()
+MAX_GALLERY = 1000  # digits --errors draws at most
 
 app = typer.Typer(
     name="mnist",
@@ -59,6 +60,7 @@ DATASET = typer.Option(
     "--dataset",
     help="MNIST or a sibling; qmnist10k is QMNIST scored on its 10k MNIST-compatible test images.",
 )
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress, no notes: results and errors only.")
 
 
 def main() -> None:
@@ -77,8 +79,16 @@ def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    quiet: bool = QUIET,
 ) -> None:
     """The whole MNIST workflow in one command: download, train, evaluate, predict."""
+    render.configure(quiet_output=quiet)
+
+
+def _quiet(quiet: bool) -> None:
+    """A command's own --quiet, the same as `mnist --quiet COMMAND`."""
+    if quiet:
+        render.configure(quiet_output=True)
 
 
 @contextmanager
@@ -179,7 +189,7 @@ def _per_optimizer(defaults: dict) -> str:
 @app.command(
     epilog="Examples:\n\n"
     "  mnist train\n\n"
-    "  mnist train --epochs 40 --device cuda\n\n"
+    "  mnist train --epochs 40 --device cuda --plot curves.png\n\n"
     "  mnist train --dataset fashion-mnist\n\n"
     "  mnist train --model mlp --optimizer sgd --lr 0.01 --batch-size 64 --epochs 40"
     "   (the classic exercise)"
@@ -225,11 +235,18 @@ def train(
         DEFAULTS.seed, "--seed", help="Same seed and --threads, same run (on the CPU)."
     ),
     checkpoint: Path = typer.Option(
-        DEFAULT_CHECKPOINT, "--checkpoint", help="Written after every epoch."
+        DEFAULT_CHECKPOINT,
+        "--checkpoint",
+        help="Written after every epoch, with a line per epoch in the .jsonl beside it.",
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Draw the learning curves into this PNG (needs matplotlib)."
     ),
     as_json: bool = JSON,
+    quiet: bool = QUIET,
 ) -> None:
     """Train a classifier and save it as a checkpoint after every epoch."""
+    _quiet(quiet)
     config = TrainConfig(
         dataset=dataset,
         model=model,
@@ -250,22 +267,17 @@ def train(
     report = render.err if as_json else render.out
     with _handled():
         from mnist_cli.datasets import get_dataset
+        from mnist_cli.plot import check_plot, plot_history
+        from mnist_cli.render_progress import TrainDisplay
         from mnist_cli.training import train as run_training
 
+        if plot:
+            check_plot(plot)  # before training: a missing matplotlib must not cost a run
         _ensure_data(get_dataset(config.dataset), data_dir, quiet=False)
-        with render.train_progress() as progress:
-            epoch_task = progress.add_task("epochs", total=config.epochs, status="")
-            batch_task = progress.add_task("epoch 1", total=None, status="")
-
-            def on_step(done: int, total: int, loss: float) -> None:
-                progress.update(batch_task, completed=done, total=total, status=f"loss {loss:.4f}")
-
-            def on_epoch(record) -> None:
-                progress.advance(epoch_task)
-                progress.reset(batch_task, description=f"epoch {record.epoch + 1}", status="")
-                render.print_above(progress, report, render.epoch_line(record, config.epochs))
-
-            result = run_training(config, data_dir, checkpoint, on_step, on_epoch)
+        with TrainDisplay(config.epochs, report) as display:
+            result = run_training(config, data_dir, checkpoint, display.step, display.end_epoch)
+        if plot:
+            plot_history(result.history, plot)
     if as_json:
         _emit_json(
             {
@@ -284,28 +296,47 @@ def train(
         )
         return
     render.training_summary(config.model, result)
+    if plot:
+        render.note(f"learning curves in {plot}")
 
 
 # evaluate ------------------------------------------------------------------------------------
 
 
-@app.command(epilog="Examples:\n\n  mnist evaluate\n\n  mnist evaluate runs/big.pt --json")
+@app.command(
+    epilog="Examples:\n\n  mnist evaluate\n\n  mnist evaluate runs/big.pt --json\n\n"
+    "  mnist evaluate --errors errors.png   (a picture of the mistakes)"
+)
 def evaluate(
     checkpoint: Path = typer.Argument(DEFAULT_CHECKPOINT, help="The checkpoint to score."),
     data_dir: Path = DATA_DIR,
     device: DeviceName = DEVICE,
+    errors: Path | None = typer.Option(
+        None, "--errors", help="Draw the misclassified digits, surest first, into this PNG."
+    ),
+    errors_count: int = typer.Option(
+        100, "--errors-count", min=1, max=MAX_GALLERY, help="Most mistakes --errors draws."
+    ),
     as_json: bool = JSON,
+    quiet: bool = QUIET,
 ) -> None:
-    """Score a checkpoint on its dataset's test images: accuracy, loss, accuracy per class."""
+    """Score a checkpoint on its dataset's test images: accuracy, per-class scores, confusions."""
+    _quiet(quiet)
     with _handled():
         from mnist_cli.checkpoint import load_checkpoint
         from mnist_cli.datasets import get_dataset
         from mnist_cli.devices import resolve_device
         from mnist_cli.evaluation import evaluate_checkpoint
+        from mnist_cli.gallery import check_gallery_path, save_gallery
 
+        if errors:
+            check_gallery_path(errors)
         loaded = load_checkpoint(checkpoint, resolve_device(device))
         _ensure_data(get_dataset(loaded.dataset), data_dir, quiet=as_json)
-        metrics = evaluate_checkpoint(loaded, data_dir)
+        evaluation = evaluate_checkpoint(loaded, data_dir, errors_count if errors else 0)
+        metrics = evaluation.metrics
+        if errors:
+            drawn = save_gallery(errors, evaluation.mistakes, evaluation.images)
     if as_json:
         _emit_json(
             {
@@ -322,12 +353,47 @@ def evaluate(
                         loaded.class_names, metrics.per_class_accuracy, strict=True
                     )
                 },
+                **_report_json(loaded.class_names, metrics),
             }
         )
-        return
-    from mnist_cli.datasets import find_dataset
+    else:
+        from mnist_cli.datasets import find_dataset
+        from mnist_cli.render_evaluation import evaluation_report
 
-    render.evaluation_report(checkpoint, loaded, metrics, find_dataset(loaded.dataset))
+        evaluation_report(checkpoint, loaded, metrics, find_dataset(loaded.dataset))
+    if errors:
+        render.note(f"{drawn} misclassified digits, surest first, in {errors}")
+
+
+def _report_json(class_names: list[str], metrics) -> dict:
+    low, high = metrics.accuracy_interval
+    return {
+        "accuracy_interval": {"low": low, "high": high, "confidence": 0.95, "method": "wilson"},
+        "confusion_matrix": metrics.confusion,
+        "per_class": [
+            {"digit": index, "name": name, **asdict(score)}
+            for index, (name, score) in enumerate(zip(class_names, metrics.per_class, strict=True))
+        ],
+    }
+
+
+# info ----------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Examples:\n\n  mnist info\n\n  mnist info runs/big.pt --json")
+def info(
+    checkpoint: Path = typer.Argument(DEFAULT_CHECKPOINT, help="The checkpoint to describe."),
+    as_json: bool = JSON,
+) -> None:
+    """Say what a checkpoint holds (model, training, scores), without touching the data."""
+    with _handled():
+        from mnist_cli.checkpoint_info import checkpoint_info
+
+        described = checkpoint_info(checkpoint)
+    if as_json:
+        _emit_json(described.as_json())
+    else:
+        render.info_report(described)
 
 
 # predict -------------------------------------------------------------------------------------

@@ -8,6 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnist_cli.metrics import (
+    ClassScore,
+    Mistake,
+    class_scores,
+    confusion_matrix,
+    wilson_interval,
+    worst_mistakes,
+)
+
 
 def to_inputs(images: torch.Tensor, mean: float, std: float, device=None) -> torch.Tensor:
     """uint8 (0-255) or float (0-1) images [N, 28, 28] -> normalised float [N, 1, 28, 28]."""
@@ -39,22 +48,31 @@ class Metrics:
     correct: int
     per_class_accuracy: list[float]  # recall of each class, in [0, 1]
     per_class_count: list[int]
+    confusion: list[list[int]]  # rows are the true classes, columns the predictions
+    per_class: list[ClassScore]
+    accuracy_interval: tuple[float, float]  # 95% Wilson score interval of the accuracy
 
 
 def score(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Metrics:
     labels = labels.to(logits.device)
     loss = F.cross_entropy(logits.float(), labels).item()
-    hits = logits.argmax(1) == labels
+    predicted = logits.argmax(1)
+    hits = predicted == labels
+    confusion = confusion_matrix(predicted, labels, num_classes)
+    correct = int(hits.sum().item())
     per_class_count = torch.bincount(labels, minlength=num_classes)
     per_class_correct = torch.bincount(labels[hits], minlength=num_classes)
     per_class = (per_class_correct / per_class_count.clamp(min=1)).tolist()
     return Metrics(
-        accuracy=hits.float().mean().item(),
+        accuracy=correct / len(labels),
         loss=loss,
         count=len(labels),
-        correct=int(hits.sum().item()),
+        correct=correct,
         per_class_accuracy=per_class,
         per_class_count=per_class_count.tolist(),
+        confusion=confusion.tolist(),
+        per_class=class_scores(confusion),
+        accuracy_interval=wilson_interval(correct, len(labels)),
     )
 
 
@@ -72,12 +90,32 @@ def load_inputs(dataset, data_dir, split: str, mean: float, std: float, device):
     return to_inputs(images, mean, std, device), labels.to(device)
 
 
-def evaluate_checkpoint(checkpoint, data_dir) -> Metrics:
-    """Score a loaded checkpoint on the test split of the dataset it was trained on."""
+@dataclass(frozen=True)
+class Evaluation:
+    """A checkpoint's scores on a test split and, if asked for, its most confident mistakes with
+    their images."""
+
+    metrics: Metrics
+    mistakes: list[Mistake]
+    images: list[torch.Tensor]  # uint8 [28, 28] on the CPU, one per mistake
+
+
+def evaluate_checkpoint(checkpoint, data_dir, mistakes: int = 0) -> Evaluation:
+    """Score a loaded checkpoint on the test split of the dataset it was trained on, keeping up
+    to `mistakes` of its most confident wrong answers."""
     from mnist_cli.datasets import get_dataset
 
     device = next(checkpoint.model.parameters()).device
     inputs, labels = load_inputs(
         get_dataset(checkpoint.dataset), data_dir, "test", checkpoint.mean, checkpoint.std, device
     )
-    return evaluate(checkpoint.model, inputs, labels, len(checkpoint.class_names))
+    logits = predict_logits(checkpoint.model, inputs)
+    metrics = score(logits, labels, len(checkpoint.class_names))
+    worst = worst_mistakes(logits, labels, mistakes) if mistakes > 0 else []
+    # Undo the normalisation: the stored images are exactly the uint8 pixels that were loaded.
+    images = [
+        (inputs[m.index, 0] * checkpoint.std + checkpoint.mean).mul(255).round().clamp(0, 255)
+        .to(torch.uint8).cpu()
+        for m in worst
+    ]  # fmt: skip
+    return Evaluation(metrics, worst, images)

@@ -1,7 +1,8 @@
 """What a person reads: Rich consoles, progress bars and tables for the values the core returns.
 
-With cli.py, the only module that imports rich. Tables go to stdout; progress, errors and, under
---json, everything else go to stderr. Progress bars are drawn only on a terminal.
+With cli.py and the render_*.py modules, the only code that imports rich. Tables go to stdout;
+progress, errors and, under --json, everything else go to stderr. Progress bars are drawn only on
+a terminal; --quiet leaves only results and errors; NO_COLOR turns colour off.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from rich.table import Table
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+quiet_mode = False  # --quiet: no progress, no notes; results and errors only
+
+
+def configure(quiet_output: bool = False) -> None:
+    """Set up the consoles for this command: read NO_COLOR (and FORCE_COLOR) now, not when this
+    module was first imported, and remember --quiet."""
+    global out, err, quiet_mode
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    quiet_mode = quiet_output
 
 
 def percent(fraction: float) -> str:
@@ -45,7 +56,8 @@ def error_line(message: str) -> None:
 
 
 def note(message: str) -> None:
-    err.print(escape(message), soft_wrap=True)
+    if not quiet_mode:
+        err.print(escape(message), soft_wrap=True)
 
 
 def _progress(*columns, quiet: bool) -> Progress:
@@ -54,7 +66,7 @@ def _progress(*columns, quiet: bool) -> Progress:
         *columns,
         console=err,
         transient=True,
-        disable=quiet or not err.is_terminal,
+        disable=quiet or quiet_mode or not err.is_terminal,
         redirect_stdout=False,
         redirect_stderr=False,
     )
@@ -119,6 +131,22 @@ def epoch_line(record, epochs: int) -> str:
     )
 
 
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float]) -> str:
+    """One block character per value, from lowest to highest; a flat series sits mid-height."""
+    low, high = min(values), max(values)
+    if high - low <= 1e-12 * max(1.0, abs(high)):
+        return SPARKS[3] * len(values)
+    top = len(SPARKS) - 1
+    return "".join(SPARKS[round((value - low) / (high - low) * top)] for value in values)
+
+
+def _trend(values: list[float], text) -> str:
+    return f"{sparkline(values)}  {text(values[0])} to {text(values[-1])}"
+
+
 def training_summary(model: str, result) -> None:
     table = Table(title="training finished", show_header=False)
     table.add_column(style="bold")
@@ -129,32 +157,14 @@ def training_summary(model: str, result) -> None:
     table.add_row("epochs", str(len(result.history)))
     table.add_row("test accuracy", f"[bold green]{percent(result.final.test_accuracy)}[/]")
     table.add_row("test loss", f"{result.final.test_loss:.4f}")
+    if len(result.history) > 1:
+        loss = [row.test_loss for row in result.history]
+        accuracy = [row.test_accuracy for row in result.history]
+        table.add_row("accuracy by epoch", _trend(accuracy, percent))
+        table.add_row("test loss by epoch", _trend(loss, lambda value: f"{value:.4f}"))
     table.add_row("time", f"{result.seconds:.1f} s")
     table.add_row("checkpoint", escape(str(result.checkpoint)))
     out.print(table)
-
-
-def evaluation_report(checkpoint: Path, loaded, metrics, dataset=None) -> None:
-    """`dataset`: the registry entry of the checkpoint's dataset, None if this version lacks it."""
-    noun = dataset.class_noun if dataset else "class"
-    test_set = f"the {dataset.title} test set" if dataset else "the test set"
-    title = f"{checkpoint} ({loaded.model_name}) on {test_set}"
-    summary = Table(title=escape(title), show_header=False)
-    summary.add_column(style="bold")
-    summary.add_column()
-    summary.add_row("accuracy", f"[bold green]{percent(metrics.accuracy)}[/]")
-    summary.add_row("correct", f"{metrics.correct:,} of {metrics.count:,}")
-    summary.add_row("mean loss", f"{metrics.loss:.4f}")
-    out.print(summary)
-    per_class = Table(title=f"accuracy per {noun}")
-    per_class.add_column(noun, justify="right")
-    per_class.add_column("name")
-    per_class.add_column("accuracy", justify="right")
-    per_class.add_column("images", justify="right")
-    rows = zip(loaded.class_names, metrics.per_class_accuracy, metrics.per_class_count, strict=True)
-    for index, (name, accuracy, count) in enumerate(rows):
-        per_class.add_row(str(index), escape(name), percent(accuracy), f"{count:,}")
-    out.print(per_class)
 
 
 def prediction_table(predictions, noun: str = "digit") -> None:
@@ -178,4 +188,23 @@ def prediction_table(predictions, noun: str = "digit") -> None:
             probability(best.probability),
             others,
         )
+    out.print(table)
+
+
+def info_report(info) -> None:
+    table = Table(title=escape(f"{info.checkpoint}"), show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("model", f"{info.model} ({info.parameters:,} parameters)")
+    table.add_row("dataset", f"{escape(info.dataset)} ({len(info.classes)} classes)")
+    table.add_row("epochs", str(len(info.history)))
+    if info.test_accuracy is not None:
+        table.add_row("test accuracy", f"[bold green]{percent(info.test_accuracy)}[/]")
+    if info.test_loss is not None:
+        table.add_row("test loss", f"{info.test_loss:.4f}")
+    settings = ", ".join(f"{key} {value}" for key, value in info.config.items())
+    table.add_row("training", escape(settings) or "not recorded")
+    table.add_row("torch", escape(info.torch_version) or "not recorded")
+    table.add_row("created", escape(info.created) or "not recorded")
+    table.add_row("size", f"{info.size:,} bytes")
     out.print(table)

@@ -1,6 +1,6 @@
 """The training loop: the whole dataset as one tensor on the device, batched by slicing a random
-permutation; a test pass and an atomic checkpoint after every epoch. Never prints: progress goes
-through the `on_step` and `on_epoch` callbacks."""
+permutation; a test pass, an atomic checkpoint and a line of the run record (ckpt.jsonl) after
+every epoch. Never prints: progress goes through the `on_step` and `on_epoch` callbacks."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from mnist_cli.devices import resolve_device
 from mnist_cli.errors import Interrupted, MnistError
 from mnist_cli.evaluation import evaluate, load_inputs
 from mnist_cli.models import build_model
+from mnist_cli.run_record import RunRecord
 from mnist_cli.runtime import (
     Runtime,
     Stopwatch,
@@ -173,6 +174,7 @@ def train(
 
     history: list[EpochRecord] = []
     stopwatch = Stopwatch(device)
+    record = RunRecord(checkpoint_path)  # ckpt.pt -> ckpt.jsonl, a line per epoch
     epoch = 0
     try:
         for epoch in range(1, config.epochs + 1):
@@ -203,6 +205,7 @@ def train(
                 dataset.mean, dataset.std, asdict(config), [asdict(row) for row in history],
             )  # fmt: skip
             save_checkpoint(checkpoint, checkpoint_path)
+            record.append(asdict(history[-1]))
             if on_epoch:
                 on_epoch(history[-1])
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ def test_version(runner):
     assert result.stdout.strip() == f"mnist {__version__}"
 
 
-@pytest.mark.parametrize("command", ["download", "train", "evaluate", "predict"])
+@pytest.mark.parametrize("command", ["download", "train", "evaluate", "predict", "info"])
 def test_every_command_explains_itself_with_examples(runner, command):
     result = runner.invoke(app(), [command, "--help"])
     assert result.exit_code == 0
@@ -26,7 +26,7 @@ def test_every_command_explains_itself_with_examples(runner, command):
 def test_top_level_help_lists_the_commands(runner):
     result = runner.invoke(app(), ["--help"])
     assert result.exit_code == 0
-    for command in ("download", "train", "evaluate", "predict"):
+    for command in ("download", "train", "evaluate", "predict", "info"):
         assert command in result.stdout
 
 
@@ -38,7 +38,7 @@ def test_help_does_not_import_torch():
         "    app(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "for command in ('train', 'evaluate', 'predict', 'download'):\n"
+        "for command in ('train', 'evaluate', 'predict', 'download', 'info'):\n"
         "    try:\n"
         "        app([command, '--help'])\n"
         "    except SystemExit:\n"

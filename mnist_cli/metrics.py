@@ -1,0 +1,109 @@
+"""The numbers behind an evaluation report: confusion matrix, per-class scores, the confidence
+interval of an accuracy, the most confused pairs and the most confident mistakes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+Z_95 = 1.959964  # two-sided 95% quantile of the standard normal
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """How one class fares: precision and recall in [0, 1], their harmonic mean, and how many
+    test images truly belong to it."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """`count` images of digit `true` were read as `predicted`."""
+
+    true: int
+    predicted: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One misclassified image: where it is in its split, and how sure the model was."""
+
+    index: int
+    true: int
+    predicted: int
+    confidence: float  # the probability the model gave its (wrong) answer
+
+
+def confusion_matrix(
+    predicted: torch.Tensor, labels: torch.Tensor, num_classes: int
+) -> torch.Tensor:
+    """[num_classes, num_classes] counts: rows are the true classes, columns the predictions."""
+    pairs = labels.long() * num_classes + predicted.long()
+    return torch.bincount(pairs, minlength=num_classes**2).view(num_classes, num_classes)
+
+
+def class_scores(confusion: torch.Tensor) -> list[ClassScore]:
+    """Precision, recall, F1 and support per class; 0 where a ratio has nothing to divide by
+    (as scikit-learn's `zero_division=0`)."""
+    confusion = confusion.double()
+    hits = confusion.diagonal()
+    support = confusion.sum(1)
+    predicted = confusion.sum(0)
+    precision = torch.where(predicted > 0, hits / predicted.clamp(min=1), 0.0)
+    recall = torch.where(support > 0, hits / support.clamp(min=1), 0.0)
+    both = precision + recall
+    f1 = torch.where(both > 0, 2 * precision * recall / both.clamp(min=1e-12), 0.0)
+    return [
+        ClassScore(p, r, f, int(s))
+        for p, r, f, s in zip(
+            precision.tolist(), recall.tolist(), f1.tolist(), support.tolist(), strict=True
+        )
+    ]
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95% by default). Unlike the normal approximation,
+    it stays inside [0, 1] and is not zero-wide at 100% accuracy."""
+    if trials <= 0:
+        return (0.0, 1.0)
+    share = successes / trials
+    z2 = z * z
+    centre = (share + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = z / (1 + z2 / trials) * math.sqrt(share * (1 - share) / trials + z2 / (4 * trials**2))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends, where
+    high = 1.0 if successes == trials else min(1.0, centre + half)  # rounding would nibble
+    return (low, high)
+
+
+def most_confused(confusion, limit: int = 5) -> list[Confusion]:
+    """The largest off-diagonal counts of a confusion matrix (tensor or nested lists), largest
+    first (ties: lower true digit, then lower prediction), zeros left out."""
+    off_diagonal = torch.as_tensor(confusion).clone()
+    off_diagonal.fill_diagonal_(0)
+    num_classes = off_diagonal.shape[1]
+    counts = off_diagonal.flatten().tolist()
+    order = sorted(range(len(counts)), key=lambda cell: (-counts[cell], cell))
+    return [
+        Confusion(cell // num_classes, cell % num_classes, counts[cell])
+        for cell in order[:limit]
+        if counts[cell] > 0
+    ]
+
+
+def worst_mistakes(logits: torch.Tensor, labels: torch.Tensor, limit: int) -> list[Mistake]:
+    """The misclassified images the model was surest about, most confident first."""
+    probabilities = logits.float().softmax(1)
+    confidence, predicted = probabilities.max(1)
+    wrong = (predicted != labels.to(predicted.device)).nonzero().flatten()
+    order = confidence[wrong].argsort(descending=True, stable=True)[:limit]
+    return [
+        Mistake(int(index), int(labels[index]), int(predicted[index]), float(confidence[index]))
+        for index in wrong[order].tolist()
+    ]
