@@ -25,6 +25,8 @@ class TrainDisplay:
         self.progress = render.train_progress(quiet=not self.live)
         self.epoch = 1
         self.next_mark = PLAIN_EVERY
+        # Seconds in a plain line count from the previous epoch's end (the first epoch's from
+        # here, data loading included): the core reports no epoch start.
         self.epoch_started = time.perf_counter()
 
     def __enter__(self) -> TrainDisplay:

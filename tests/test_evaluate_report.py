@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mnist_cli.gallery import COLUMNS, SCALE
+from mnist_cli.gallery import COLUMNS, SCALE, save_gallery
 from tests.conftest import app
 
 
@@ -99,11 +99,10 @@ def test_errors_gallery_is_capped_at_errors_count(runner, poor_checkpoint):
         assert image.height < every
 
 
-def test_errors_gallery_without_mistakes_still_writes_an_image(runner, tiny_checkpoint):
-    report = _evaluate_json(runner, "--errors", "none.png")
-    assert report["correct"] == report["count"]  # the synthetic digits are easy
+def test_errors_gallery_without_mistakes_still_writes_an_image():
+    save_gallery(Path("none.png"), [], [])
     with Image.open("none.png") as image:
-        assert image.size[0] > 0
+        image.verify()
 
 
 @pytest.mark.parametrize(
