@@ -57,7 +57,7 @@ def test_download_train_evaluate_predict(runner, real_fashion):
     assert (scores["dataset"], scores["count"]) == ("fashion-mnist", 10_000)
     assert list(scores["per_class_accuracy"]) == list(FASHION_MNIST.class_names)
     table = runner.invoke(app(), ["evaluate", "ckpt.pt"]).stdout
-    assert "accuracy per article" in table and "Ankle boot" in table
+    assert "per article" in table and "Ankle boot" in table
 
     images, labels = load_split(datasets.DATASETS["fashion-mnist"], real_fashion, "test")
     files = []

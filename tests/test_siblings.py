@@ -83,7 +83,7 @@ def test_datasets_live_side_by_side_and_checkpoints_remember_theirs(runner, two_
     evaluated = runner.invoke(app(), ["evaluate", "fashion-mnist.pt"])
     assert evaluated.exit_code == 0, evaluated.output
     assert "on the Fashion-MNIST test set" in " ".join(evaluated.stdout.split())  # title wraps
-    assert "accuracy per article" in evaluated.stdout
+    assert "per article" in evaluated.stdout
     assert "T-shirt/top" in evaluated.stdout and "Ankle boot" in evaluated.stdout
     as_json = json.loads(runner.invoke(app(), ["evaluate", "fashion-mnist.pt", "--json"]).stdout)
     assert as_json["dataset"] == "fashion-mnist"
