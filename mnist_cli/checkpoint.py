@@ -3,10 +3,13 @@
 A checkpoint is a dict that `torch.load(path, weights_only=True)` reads: no pickled code. It
 describes itself (model name and arguments, normalisation, class names, training configuration,
 per-epoch history), so `evaluate` and `predict` rebuild the model from it, never from flags.
+It also holds the state to continue the run (`training`, see resume.py) and a SHA-256 of
+everything else (`sha256`), checked before use, so a flipped byte is caught.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 import zipfile
@@ -23,7 +26,7 @@ from mnist_cli.errors import CheckpointError
 from mnist_cli.models import MODELS, build_model
 
 FORMAT = "mnist-cli-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: adds `training` (resume state) and `sha256`
 
 
 @dataclass
@@ -40,6 +43,33 @@ class LoadedCheckpoint:
     history: list[dict[str, Any]]
     torch_version: str = ""  # of the run that wrote it; "" if the file does not say
     created: str = ""  # ISO 8601, UTC
+    training: dict[str, Any] | None = None  # the state to resume from (see resume.py)
+
+
+def payload_sha256(data: dict[str, Any]) -> str:
+    """SHA-256 of every tensor's bytes, dtype and shape and of every plain value, in a fixed
+    order; the `sha256` field itself is left out."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in data.items() if k != "sha256"})
+    return digest.hexdigest()
+
+
+def _feed(digest, value) -> None:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"tensor {tensor.dtype} {tuple(tensor.shape)}:".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"dict {len(value)}:".encode())
+        for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, list | tuple):
+        digest.update(f"{type(value).__name__} {len(value)}:".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(f"{type(value).__name__} {value!r};".encode())
 
 
 def make_checkpoint(
@@ -52,8 +82,9 @@ def make_checkpoint(
     std: float,
     config: dict[str, Any],
     history: list[dict[str, Any]],
+    training: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    checkpoint = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model": {"name": model_name, "kwargs": dict(model_kwargs)},
@@ -66,7 +97,10 @@ def make_checkpoint(
         "torch_version": str(torch.__version__),
         "mnist_cli_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "training": training,
     }
+    checkpoint["sha256"] = payload_sha256(checkpoint)
+    return checkpoint
 
 
 def _temp_name(path: Path) -> Path:
@@ -202,8 +236,12 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedChe
     data = _read(path)
     if data.get("format") != FORMAT:
         raise _invalid(path, "it was not written by mnist (no format marker)")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise _invalid(path, f"format version {data.get('format_version')!r} is not supported")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        hint = ": written by an older mnist, train it again" if version == 1 else ""
+        raise _invalid(path, f"format version {version!r} is not supported{hint}")
+    if data.get("sha256") != payload_sha256(data):
+        raise _invalid(path, "its SHA-256 does not match its content (altered or damaged)")
     model_info = _field(data, "model", dict, path)
     name = model_info.get("name")
     kwargs = model_info.get("kwargs")
@@ -231,6 +269,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedChe
     model.load_state_dict(state)
     model.to(device).eval()
     history = data.get("history")
+    training = data.get("training")
     return LoadedCheckpoint(
         model=model,
         model_name=name,
@@ -242,6 +281,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedChe
         history=history if isinstance(history, list) else [],
         torch_version=_text(data.get("torch_version")),
         created=_text(data.get("created")),
+        training=training if isinstance(training, dict) else None,
     )
 
 

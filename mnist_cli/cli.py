@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import typer
@@ -74,15 +75,22 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+_debug = {"on": False}  # set by --debug on every run of the app
+
+
 @app.callback()
 def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
     quiet: bool = QUIET,
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of any error (as MNIST_DEBUG=1 does)."
+    ),
 ) -> None:
     """The whole MNIST workflow in one command: download, train, evaluate, predict."""
     render.configure(quiet_output=quiet)
+    _debug["on"] = debug or os.environ.get("MNIST_DEBUG", "") not in ("", "0")
 
 
 def _quiet(quiet: bool) -> None:
@@ -93,22 +101,23 @@ def _quiet(quiet: bool) -> None:
 
 @contextmanager
 def _handled():
-    """Turn our errors, Ctrl-C and anything unexpected into one line on stderr and an exit code."""
+    """Turn our errors, Ctrl-C and anything unexpected into one line on stderr and an exit code.
+    With --debug, the traceback comes first; the exit code stays the same."""
     try:
         yield
-    except MnistError as error:
-        render.error_line(str(error))
-        raise typer.Exit(error.exit_code) from None
-    except KeyboardInterrupt:
-        render.error_line("interrupted")
-        raise typer.Exit(130) from None
     except typer.Exit:
         raise
-    except Exception as error:
-        if os.environ.get("MNIST_DEBUG"):
-            raise
+    except (MnistError, KeyboardInterrupt, Exception) as error:
+        if _debug["on"]:
+            traceback.print_exc()
+        if isinstance(error, MnistError):
+            render.error_line(str(error))
+            raise typer.Exit(error.exit_code) from None
+        if isinstance(error, KeyboardInterrupt):
+            render.error_line("interrupted")
+            raise typer.Exit(130) from None
         render.error_line(
-            f"unexpected {type(error).__name__}: {error} (MNIST_DEBUG=1 shows the traceback)"
+            f"unexpected {type(error).__name__}: {error} (--debug shows the traceback)"
         )
         raise typer.Exit(1) from None
 
@@ -195,6 +204,7 @@ def _per_optimizer(defaults: dict) -> str:
     "   (the classic exercise)"
 )
 def train(
+    ctx: typer.Context,
     dataset: DatasetName = DATASET,
     data_dir: Path = DATA_DIR,
     model: ModelName = typer.Option(DEFAULTS.model, "--model", help="Network to train."),
@@ -242,6 +252,12 @@ def train(
     plot: Path | None = typer.Option(
         None, "--plot", help="Draw the learning curves into this PNG (needs matplotlib)."
     ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Go on with the run saved at --checkpoint, exactly where it stopped."
+        " Only --epochs (with --schedule constant) and --device may change.",
+    ),
     as_json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -267,15 +283,24 @@ def train(
     report = render.err if as_json else render.out
     with _handled():
         from mnist_cli.datasets import get_dataset
+        from mnist_cli.interrupts import stop_on_signals
         from mnist_cli.plot import check_plot, plot_history
         from mnist_cli.render_progress import TrainDisplay
         from mnist_cli.training import train as run_training
 
+        resumed = None
+        if resume:
+            from mnist_cli.resume import resumed_run
+
+            config, resumed = resumed_run(checkpoint, _given(ctx, config))
+        done = len(resumed.history) if resumed else 0
         if plot:
             check_plot(plot)  # before training: a missing matplotlib must not cost a run
         _ensure_data(get_dataset(config.dataset), data_dir, quiet=False)
-        with TrainDisplay(config.epochs, report) as display:
-            result = run_training(config, data_dir, checkpoint, display.step, display.end_epoch)
+        with TrainDisplay(config.epochs, report, done) as display, stop_on_signals() as stop:
+            result = run_training(
+                config, data_dir, checkpoint, display.step, display.end_epoch, stop, resume=resumed
+            )
         if plot:
             plot_history(result.history, plot)
     if as_json:
@@ -298,6 +323,16 @@ def train(
     render.training_summary(config.model, result)
     if plot:
         render.note(f"learning curves in {plot}")
+
+
+def _given(ctx: typer.Context, config: TrainConfig) -> dict:
+    """The fields of `config` that the user set (on the command line or from the environment)."""
+    given = {}
+    for field in fields(config):
+        source = ctx.get_parameter_source(field.name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            given[field.name] = getattr(config, field.name)
+    return given
 
 
 # evaluate ------------------------------------------------------------------------------------

@@ -17,13 +17,15 @@ PLAIN_EVERY = 0.25  # fraction of an epoch between plain progress lines
 class TrainDisplay:
     """Wire `step` to the training loop's on_step and `end_epoch` to its on_epoch."""
 
-    def __init__(self, epochs: int, report: Console):
+    def __init__(self, epochs: int, report: Console, done: int = 0):
+        """`done`: epochs a resumed run had already finished."""
         self.epochs = epochs
+        self.done = done
         self.report = report
         self.live = not render.quiet_mode and render.err.is_terminal
         self.plain = not render.quiet_mode and not self.live
         self.progress = render.train_progress(quiet=not self.live)
-        self.epoch = 1
+        self.epoch = done + 1
         self.next_mark = PLAIN_EVERY
         # Seconds in a plain line count from the previous epoch's end (the first epoch's from
         # here, data loading included): the core reports no epoch start.
@@ -31,8 +33,10 @@ class TrainDisplay:
 
     def __enter__(self) -> TrainDisplay:
         self.progress.__enter__()
-        self.epoch_task = self.progress.add_task("epochs", total=self.epochs, status="")
-        self.batch_task = self.progress.add_task("epoch 1", total=None, status="")
+        self.epoch_task = self.progress.add_task(
+            "epochs", total=self.epochs, completed=self.done, status=""
+        )
+        self.batch_task = self.progress.add_task(f"epoch {self.epoch}", total=None, status="")
         return self
 
     def __exit__(self, *exc_info) -> None:

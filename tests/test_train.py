@@ -46,7 +46,9 @@ def test_checkpoint_describes_itself(runner, tiny_data):
     result = _train(runner, "--model", "mlp", "--epochs", "2", "--checkpoint", "runs/a.pt")
     assert result.exit_code == 0, result.output
     raw = torch.load("runs/a.pt", weights_only=True)
-    assert raw["format_version"] == 1
+    assert raw["format_version"] == 2
+    assert len(raw["sha256"]) == 64
+    assert set(raw["training"]) >= {"optimizer", "schedule", "generator", "torch_rng"}
     assert raw["model"] == {"name": "mlp", "kwargs": {"num_classes": 10}}
     assert raw["normalization"] == {"mean": 0.1307, "std": 0.3081}
     assert raw["class_names"][7] == "seven"

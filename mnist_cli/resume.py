@@ -1,0 +1,110 @@
+"""Resuming a run: what a checkpoint keeps to continue training exactly where it stopped, and
+which flags `mnist train --resume` may change.
+
+The state is generic (optimizer.state_dict(), scheduler.state_dict(), generator states, the
+position in the epoch), so it survives changes to the model, the optimiser or the loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mnist_cli.checkpoint import LoadedCheckpoint, load_checkpoint
+from mnist_cli.config import DEFAULT_DATA_DIR, TrainConfig
+from mnist_cli.errors import CheckpointError, MnistError
+
+# What --resume may change: how long the run goes on, and the hardware it runs on. Anything else
+# (model, dataset, batch size, optimiser, lr, schedule, seed...) would make it another run.
+RESUMABLE = frozenset({"epochs", "device"})
+
+
+@dataclass
+class EpochProgress:
+    """Where the epoch in progress stands: its batch order, the steps done, the summed loss."""
+
+    permutation: torch.Tensor  # the order of the training images in this epoch (on the CPU)
+    step: int = 0  # optimiser steps done in this epoch
+    loss_sum: float = 0.0  # summed training loss of those steps
+
+
+def capture(optimizer, schedule, generator: torch.Generator, progress: EpochProgress | None):
+    """The state that, with the model's weights and the history, continues the run exactly."""
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    return {
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "generator": generator.get_state(),  # the loop's one random source
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if cuda else [],
+        "epoch_progress": None if progress is None else dataclasses.asdict(progress),
+    }
+
+
+def restore(state, optimizer, schedule, generator: torch.Generator) -> EpochProgress | None:
+    """Put back what `capture` saved; a state that does not fit raises a ValueError."""
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        cuda_states = state["cuda_rng"]
+        if cuda_states and torch.cuda.is_available():
+            if len(cuda_states) != torch.cuda.device_count():
+                raise ValueError("saved on a machine with another number of GPUs")
+            torch.cuda.set_rng_state_all(cuda_states)
+        progress = state["epoch_progress"]
+        return None if progress is None else EpochProgress(**progress)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+        raise ValueError(str(error).strip().splitlines()[0][:120] if str(error) else "") from None
+
+
+def resumed_run(path: Path, given: dict[str, Any]) -> tuple[TrainConfig, LoadedCheckpoint]:
+    """The configuration to continue the run saved at `path`, given the flags the user passed
+    (`given`: field name -> value). A flag that would change the run is refused."""
+    loaded = load_checkpoint(path)
+    if loaded.training is None:
+        raise CheckpointError(f"{path} holds no training state to resume from")
+    try:
+        saved = TrainConfig(**loaded.config)
+    except TypeError:
+        raise CheckpointError(
+            f"{path} was written by another version of mnist: its run cannot be resumed"
+        ) from None
+    for name, value in given.items():
+        if name not in RESUMABLE and getattr(saved, name) != value:
+            flag = "--" + name.replace("_", "-")
+            raise MnistError(
+                f"{flag} {value} would change the run saved in {path} ({flag} "
+                f"{getattr(saved, name)}): drop the flag to resume it, or start a new run "
+                "with another --checkpoint"
+            )
+    config = dataclasses.replace(saved, **{k: v for k, v in given.items() if k in RESUMABLE})
+    _check_length(config, saved, len(loaded.history), loaded.training, path)
+    return config, loaded
+
+
+def _check_length(config: TrainConfig, saved: TrainConfig, done: int, training, path) -> None:
+    in_epoch = isinstance(training, dict) and training.get("epoch_progress") is not None
+    if config.epochs != saved.epochs and saved.schedule != "constant":
+        raise MnistError(
+            f"the {saved.schedule} schedule of {path} was planned for {saved.epochs} epochs: "
+            "--epochs can extend only runs with --schedule constant"
+        )
+    if config.epochs < done or (config.epochs == done and not in_epoch):
+        raise MnistError(
+            f"{path} already holds {done} epochs of {saved.epochs}: nothing to resume"
+            + (" (give a larger --epochs to go on)" if saved.schedule == "constant" else "")
+        )
+
+
+def resume_command(checkpoint: Path, data_dir: Path) -> str:
+    """The command that continues an interrupted run."""
+    command = f"mnist train --resume --checkpoint {checkpoint}"
+    if Path(data_dir) != DEFAULT_DATA_DIR:
+        command += f" --data-dir {data_dir}"
+    return command
