@@ -10,6 +10,7 @@ everything else (`sha256`), checked before use, so a flipped byte is caught.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import warnings
 import zipfile
@@ -145,8 +146,12 @@ def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> None:
     temp = _temp_name(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Serialised in memory first: torch's zip writer turns a full disk into a RuntimeError
+        # ("unexpected pos"); a plain write reports it as the OSError it is.
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
         with open(temp, "wb") as out:
-            torch.save(checkpoint, out)
+            out.write(buffer.getbuffer())
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, path)

@@ -11,7 +11,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from mnist_cli.checkpoint import (
+    load_checkpoint,
+    make_checkpoint,
+    payload_sha256,
+    save_checkpoint,
+)
 from mnist_cli.errors import CheckpointError
 from mnist_cli.evaluation import predict_logits
 from mnist_cli.models import build_model
@@ -57,6 +62,10 @@ def test_save_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch)
 
 
 def _write(path: Path, obj) -> Path:
+    """Save `obj`; a changed checkpoint gets a fresh SHA-256, so that the check after it is
+    the one that must catch the change."""
+    if isinstance(obj, dict) and "sha256" in obj:
+        obj = {**obj, "sha256": payload_sha256(obj)}
     torch.save(obj, path)
     return path
 
@@ -169,3 +178,21 @@ def test_evaluate_without_a_checkpoint_says_what_to_do(runner):
     assert result.exit_code == 1
     assert "no checkpoint at ckpt.pt" in result.stderr
     assert "mnist train" in result.stderr
+
+
+def test_each_bad_file_is_caught_by_its_own_check(tmp_path):
+    reasons = {
+        path.name: str(pytest.raises(CheckpointError, load_checkpoint, path).value)
+        for path in _bad_files(tmp_path)
+    }
+    assert "the file is empty" in reasons["empty.pt"]
+    assert "truncated" in reasons["truncated.pt"]
+    assert "not a complete PyTorch checkpoint" in reasons["text.pt"]
+    assert "no format marker" in reasons["foreign.pt"]
+    assert "format version 99" in reasons["version.pt"]
+    assert "unknown model 'resnet'" in reasons["unknown.pt"]
+    assert "has shape (1,)" in reasons["shapes.pt"]
+    assert "missing [" in reasons["missing.pt"]
+    assert "NaN or infinity" in reasons["nan.pt"]
+    assert "class names do not match" in reasons["classes.pt"]
+    assert "normalisation is malformed" in reasons["norm.pt"]
