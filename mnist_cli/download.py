@@ -5,6 +5,9 @@ against the MD5 of the decompressed content; only then is the file moved into pl
 recompressed copy is accepted, a wrong or truncated one is refused, and no half-written file
 ever looks valid. Where the content's MD5 is not published (KMNIST, QMNIST), the .gz bytes must
 match the published .gz MD5 instead, and the content's MD5 is then recorded beside the file.
+Every request has a connect and a read timeout; a failure that may pass (a
+timeout, a dropped connection, a server error) is retried with backoff, then the next mirror is
+tried, as it is at once for a refusal (HTTP 4xx) or bytes that fail verification.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import hashlib
 import http.client
 import io
 import os
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -38,7 +42,6 @@ ProgressFn = Callable[[str, int, "int | None"], None]
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 16
-TIMEOUT_SECONDS = 30.0
 URL_SCHEMES = ("http://", "https://", "file://")
 BY_CONTENT = "MD5 of the decompressed content"
 BY_GZ = "MD5 of the original .gz"
@@ -47,6 +50,23 @@ BY_GZ = "MD5 of the original .gz"
 def verified_by(datafile: DataFile) -> str:
     """What a file of this kind is checked against."""
     return BY_CONTENT if datafile.md5 else BY_GZ
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """How patient a download is with each mirror."""
+
+    connect_timeout: float = 10.0  # seconds to open the connection
+    read_timeout: float = 30.0  # seconds without a byte before giving up on a response
+    retries: int = 2  # further tries of a mirror after a failure that may pass
+    backoff: float = 1.0  # seconds before the first retry, doubled for each next one
+
+
+DEFAULT_POLICY = NetworkPolicy()
+
+
+class _WrongContent(DataError):
+    """The bytes arrived but are not the expected file: retrying the same mirror cannot help."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +105,14 @@ class _CountingReader(io.RawIOBase):
 def _check_original_gz(stream: _CountingReader, datafile: DataFile, gzipped: bool) -> None:
     """For a file whose content MD5 is unknown: the bytes read must be the published .gz."""
     if not gzipped:
-        raise DataError(
+        raise _WrongContent(
             f"{datafile.name}: only the MD5 of its original .gz is published, so it cannot be"
             " verified once extracted: give the .gz file"
         )
     while stream.read(CHUNK):  # what gunzip left unread still belongs to the .gz file
         pass
     if stream.md5.hexdigest() != datafile.gz_md5:
-        raise DataError(f"{datafile.name}.gz: checksum mismatch (not the original .gz file)")
+        raise _WrongContent(f"{datafile.name}.gz: checksum mismatch (not the original .gz file)")
 
 
 def _extract_verified(stream: _CountingReader, datafile: DataFile, target: Path) -> None:
@@ -110,7 +130,7 @@ def _extract_verified(stream: _CountingReader, datafile: DataFile, target: Path)
             while chunk := source.read(CHUNK):
                 written += len(chunk)
                 if written > datafile.size:
-                    raise DataError(
+                    raise _WrongContent(
                         f"{datafile.name}: more data than the expected {datafile.size:,} bytes"
                     )
                 digest.update(chunk)
@@ -123,7 +143,7 @@ def _extract_verified(stream: _CountingReader, datafile: DataFile, target: Path)
             _check_original_gz(stream, datafile, gzipped)
             record_md5(target, digest.hexdigest())  # before the file: never one without it
         elif digest.hexdigest() != datafile.md5:
-            raise DataError(f"{datafile.name}: checksum mismatch (not the original file)")
+            raise _WrongContent(f"{datafile.name}: checksum mismatch (not the original file)")
         os.replace(part, target)
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{datafile.name}: {error}") from None
@@ -131,9 +151,36 @@ def _extract_verified(stream: _CountingReader, datafile: DataFile, target: Path)
         part.unlink(missing_ok=True)
 
 
-def _fetch(url: str, datafile: DataFile, target: Path, on_progress: ProgressFn | None) -> None:
+def _with_read_timeout(base: type, seconds: float) -> type:
+    """A connection class that connects within the request's timeout, then waits at most
+    `seconds` for each read."""
+
+    class Connection(base):
+        def connect(self) -> None:
+            super().connect()
+            self.sock.settimeout(seconds)
+
+    return Connection
+
+
+def _opener(policy: NetworkPolicy) -> urllib.request.OpenerDirector:
+    http_class = _with_read_timeout(http.client.HTTPConnection, policy.read_timeout)
+    https_class = _with_read_timeout(http.client.HTTPSConnection, policy.read_timeout)
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(http_class, req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(https_class, req, context=self._context)
+
+    return urllib.request.build_opener(HTTP, HTTPS)
+
+
+def _fetch(url, datafile, target, on_progress, policy: NetworkPolicy) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": f"mnist-cli/{__version__}"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+    with _opener(policy).open(request, timeout=policy.connect_timeout) as response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
 
@@ -170,26 +217,44 @@ def check_mirror(mirror: str) -> str:
     return mirror
 
 
+def _try_mirror(url, datafile, target, on_progress, policy: NetworkPolicy) -> str | None:
+    """Fetch from one mirror, retrying what may pass; None on success, else why it failed."""
+    for attempt in range(policy.retries + 1):
+        if attempt:
+            time.sleep(policy.backoff * 2 ** (attempt - 1))
+        try:
+            _fetch(url, datafile, target, on_progress, policy)
+            return None
+        except urllib.error.HTTPError as error:
+            failure = f"HTTP {error.code}"
+            if error.code < 500:
+                return failure  # not there, or not for us: asking again will not change it
+        except _WrongContent as error:
+            return str(error)
+        except DataError as error:
+            failure = str(error)
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
+            reason = getattr(error, "reason", None) or error
+            failure = str(reason) or type(error).__name__
+    tries = policy.retries + 1
+    return f"{failure}" + (f" ({tries} tries)" if tries > 1 else "")
+
+
 def _download_one(
     dataset: Dataset,
     datafile: DataFile,
     target: Path,
     mirrors: Iterable[str],
     on_progress: ProgressFn | None,
+    policy: NetworkPolicy,
 ) -> str:
     failures = []
     for mirror in mirrors:
         url = mirror_url(mirror, datafile)
-        try:
-            _fetch(url, datafile, target, on_progress)
+        failure = _try_mirror(url, datafile, target, on_progress, policy)
+        if failure is None:
             return url
-        except urllib.error.HTTPError as error:
-            failures.append(f"{url}: HTTP {error.code}")
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
-            reason = getattr(error, "reason", None) or error
-            failures.append(f"{url}: {reason or type(error).__name__}")
-        except DataError as error:
-            failures.append(f"{url}: {error}")
+        failures.append(f"{url}: {failure}")
     tried = "; ".join(failures) or "no mirrors"
     raise DataError(
         f"could not download {datafile.name} ({tried}); without internet, "
@@ -228,6 +293,7 @@ def download(
     source_dir: Path | None = None,
     force: bool = False,
     on_progress: ProgressFn | None = None,
+    policy: NetworkPolicy | None = None,
 ) -> list[FileResult]:
     """Make every file of `dataset` present and verified in the data directory.
 
@@ -250,7 +316,8 @@ def download(
             source = _import_one(Path(source_dir), dataset, datafile, target, on_progress)
         else:
             status = "downloaded"
-            source = _download_one(dataset, datafile, target, all_mirrors, on_progress)
+            policy = policy or DEFAULT_POLICY
+            source = _download_one(dataset, datafile, target, all_mirrors, on_progress, policy)
         results.append(
             FileResult(datafile.name, status, source, datafile.size, verified_by(datafile))
         )

@@ -27,8 +27,8 @@ from mnist_cli.devices import resolve_device
 from mnist_cli.errors import CheckpointError, Interrupted, MnistError
 from mnist_cli.evaluation import evaluate, load_inputs
 from mnist_cli.models import build_model
-from mnist_cli.run_record import RunRecord
 from mnist_cli.resume import EpochProgress, capture, restore, resume_command
+from mnist_cli.run_record import RunRecord
 from mnist_cli.runtime import (
     Runtime,
     Stopwatch,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gzip
-import hashlib
 import http.server
 import os
 import struct
@@ -17,8 +16,10 @@ import pytest
 from hypothesis import settings
 from typer.testing import CliRunner
 
-from mnist_cli import datasets
-from mnist_cli.datasets import DataFile, Dataset
+from mnist_cli import datasets, download
+from mnist_cli.datasets import Dataset
+from mnist_cli.download import NetworkPolicy
+from tests.tiny_cli import tiny_dataset
 
 # In CI the examples are the same on every run, so that what lands is what was tested; on a
 # developer's machine they vary, to keep finding new cases.
@@ -28,6 +29,8 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 REPO = Path(__file__).resolve().parents[1]
 REAL_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
 DEAD_MIRROR = "http://127.0.0.1:9/"  # the discard port: nothing listens, connection refused
+# Short timeouts and backoff, so that tests of failing mirrors stay fast.
+FAST_NETWORK = NetworkPolicy(connect_timeout=2.0, read_timeout=1.0, retries=2, backoff=0.01)
 
 
 def idx_bytes(dims: tuple[int, ...], payload: bytes) -> bytes:
@@ -56,11 +59,6 @@ def synthetic_split(count: int, seed: int) -> tuple[bytes, bytes]:
     return idx_bytes((count, 28, 28), bytes(images)), idx_bytes((count,), bytes(labels))
 
 
-def _datafile(name: str, content: bytes) -> DataFile:
-    md5 = hashlib.md5(content).hexdigest()
-    return DataFile(name, len(content), md5, md5)
-
-
 @dataclasses.dataclass
 class Tiny:
     """The synthetic dataset: its registry entry and a folder of its .gz files."""
@@ -79,6 +77,7 @@ def isolated(tmp_path, monkeypatch):
     for name, dataset in list(datasets.DATASETS.items()):
         offline = dataclasses.replace(dataset, mirrors=(DEAD_MIRROR,))
         monkeypatch.setitem(datasets.DATASETS, name, offline)
+    monkeypatch.setattr(download, "DEFAULT_POLICY", FAST_NETWORK)
 
 
 @pytest.fixture(scope="session")
@@ -101,15 +100,7 @@ def tiny_files(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
 def tiny(tiny_files, monkeypatch) -> Tiny:
     """Registers the synthetic dataset as 'mnist', so every command uses it."""
     source, contents = tiny_files
-    files = {name: _datafile(name, content) for name, content in contents.items()}
-    dataset = dataclasses.replace(
-        datasets.MNIST,
-        train_images=files["train-images-idx3-ubyte"],
-        train_labels=files["train-labels-idx1-ubyte"],
-        test_images=files["t10k-images-idx3-ubyte"],
-        test_labels=files["t10k-labels-idx1-ubyte"],
-        mirrors=(DEAD_MIRROR,),
-    )
+    dataset = tiny_dataset(contents, mirrors=(DEAD_MIRROR,))
     monkeypatch.setitem(datasets.DATASETS, "mnist", dataset)
     return Tiny(dataset, source, contents)
 

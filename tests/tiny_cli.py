@@ -1,0 +1,39 @@
+"""`python -m tests.tiny_cli DIR ARGS...`: the real `mnist` command, with the synthetic dataset
+whose .gz files are in DIR registered as 'mnist'. Lets fault-injection tests run, and kill, the
+command in a subprocess without the real 55 MB of MNIST."""
+
+import dataclasses
+import gzip
+import hashlib
+import sys
+from pathlib import Path
+
+from mnist_cli import datasets
+from mnist_cli.cli import app
+from mnist_cli.datasets import DataFile, Dataset
+
+
+def tiny_dataset(contents: dict[str, bytes], mirrors: tuple[str, ...]) -> Dataset:
+    """MNIST's registry entry, with the files (name -> decompressed bytes) of a synthetic set."""
+    files = {}
+    for name, content in contents.items():
+        md5 = hashlib.md5(content).hexdigest()
+        files[name] = DataFile(name, len(content), md5, md5)
+    return dataclasses.replace(
+        datasets.MNIST,
+        train_images=files["train-images-idx3-ubyte"],
+        train_labels=files["train-labels-idx1-ubyte"],
+        test_images=files["t10k-images-idx3-ubyte"],
+        test_labels=files["t10k-labels-idx1-ubyte"],
+        mirrors=mirrors,
+    )
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1])
+    contents = {
+        f.name: gzip.decompress((source / f"{f.name}.gz").read_bytes())
+        for f in datasets.MNIST.files
+    }
+    datasets.DATASETS["mnist"] = tiny_dataset(contents, mirrors=("http://127.0.0.1:9/",))
+    app(args=sys.argv[2:], prog_name="mnist")
