@@ -84,18 +84,17 @@ def resumed_run(path: Path, given: dict[str, Any]) -> tuple[TrainConfig, LoadedC
                 "with another --checkpoint"
             )
     config = dataclasses.replace(saved, **{k: v for k, v in given.items() if k in RESUMABLE})
-    _check_length(config, saved, len(loaded.history), loaded.training, path)
+    _check_length(config, saved, len(loaded.history), path)
     return config, loaded
 
 
-def _check_length(config: TrainConfig, saved: TrainConfig, done: int, training, path) -> None:
-    in_epoch = isinstance(training, dict) and training.get("epoch_progress") is not None
+def _check_length(config: TrainConfig, saved: TrainConfig, done: int, path) -> None:
     if config.epochs != saved.epochs and saved.schedule != "constant":
         raise MnistError(
             f"the {saved.schedule} schedule of {path} was planned for {saved.epochs} epochs: "
             "--epochs can extend only runs with --schedule constant"
         )
-    if config.epochs < done or (config.epochs == done and not in_epoch):
+    if config.epochs <= done:  # (a run stopped inside epoch done + 1 needs at least that many)
         raise MnistError(
             f"{path} already holds {done} epochs of {saved.epochs}: nothing to resume"
             + (" (give a larger --epochs to go on)" if saved.schedule == "constant" else "")
