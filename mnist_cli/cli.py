@@ -256,7 +256,8 @@ def train(
         False,
         "--resume",
         help="Go on with the run saved at --checkpoint, exactly where it stopped."
-        " Only --epochs (with --schedule constant) and --device may change.",
+        " Only --epochs (with --schedule constant), --device, --threads, --precision and"
+        " --compile may change.",
     ),
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -325,11 +326,15 @@ def train(
         render.note(f"learning curves in {plot}")
 
 
+# A config field -> the name of train()'s parameter, where the two differ.
+OPTION_NAMES = {"compile": "compile_model"}
+
+
 def _given(ctx: typer.Context, config: TrainConfig) -> dict:
     """The fields of `config` that the user set (on the command line or from the environment)."""
     given = {}
     for field in fields(config):
-        source = ctx.get_parameter_source(field.name)
+        source = ctx.get_parameter_source(OPTION_NAMES.get(field.name, field.name))
         if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
             given[field.name] = getattr(config, field.name)
     return given

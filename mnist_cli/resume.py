@@ -18,9 +18,10 @@ from mnist_cli.checkpoint import LoadedCheckpoint, load_checkpoint
 from mnist_cli.config import DEFAULT_DATA_DIR, TrainConfig
 from mnist_cli.errors import CheckpointError, MnistError
 
-# What --resume may change: how long the run goes on, and the hardware it runs on. Anything else
-# (model, dataset, batch size, optimiser, lr, schedule, seed...) would make it another run.
-RESUMABLE = frozenset({"epochs", "device"})
+# What --resume may change: how long the run goes on, and how it uses the machine (which changes
+# nothing but rounding). Anything else (model, dataset, batch size, optimiser, lr, schedule,
+# augmentation, label smoothing, seed...) would make it another run.
+RESUMABLE = frozenset({"epochs", "device", "threads", "precision", "compile"})
 
 
 @dataclass

@@ -21,7 +21,7 @@ from tests.conftest import REPO, app
 from tests.test_download_faults import _faulty
 
 RUN = ["--model", "mlp", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "32"]
-RUN += ["--device", "cpu"]
+RUN += ["--device", "cpu", "--threads", "1"]
 
 
 def _start(tiny, *arguments) -> subprocess.Popen:
