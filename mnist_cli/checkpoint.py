@@ -59,7 +59,7 @@ def _feed(digest, value) -> None:
     if isinstance(value, torch.Tensor):
         tensor = value.detach().cpu().contiguous()
         digest.update(f"tensor {tensor.dtype} {tuple(tensor.shape)}:".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())  # no copy
     elif isinstance(value, dict):
         digest.update(f"dict {len(value)}:".encode())
         for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
