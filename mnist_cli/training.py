@@ -113,10 +113,15 @@ def _check(config: TrainConfig) -> None:
         raise MnistError("--label-smoothing must be at least 0 and below 1")
 
 
-def _train_epoch(net, optimizer, schedule, data, run, on_step, stop) -> bool:
-    """Go on with the epoch from `run.progress.step`; False if `stop()` asked to stop early."""
+def _train_epoch(
+    net, optimizer, schedule, data, order, config, runtime, on_step, progress=None, stop=None
+) -> float | None:
+    """One pass over the data in a random order, or the rest of the pass `progress` holds;
+    returns the mean training loss, or None if `stop()` asked to stop early (`progress` then
+    says where)."""
     inputs, labels, background = data
-    config, runtime, generator, progress = run.config, run.runtime, run.generator, run.progress
+    if progress is None:
+        progress = EpochProgress(torch.randperm(len(inputs), generator=order))
     net.train()
     batch_size = config.batch_size
     steps = math.ceil(len(inputs) / batch_size)
@@ -128,7 +133,7 @@ def _train_epoch(net, optimizer, schedule, data, run, on_step, stop) -> bool:
             batch = permutation[step * batch_size : (step + 1) * batch_size]
             images = inputs[batch]
             if config.augment:
-                images = prepare_inputs(augment(images, background, generator), runtime)
+                images = prepare_inputs(augment(images, background, order), runtime)
             with autocast(runtime):
                 logits = net(images).float()
             loss = F.cross_entropy(logits, labels[batch], label_smoothing=config.label_smoothing)
@@ -140,9 +145,9 @@ def _train_epoch(net, optimizer, schedule, data, run, on_step, stop) -> bool:
             progress.step = done = step + 1
             if on_step and (done % REPORT_EVERY == 0 or done == steps):
                 on_step(done, steps, loss=loss_sum.item() / done)
-            if done < steps and stop():
-                return False
-        return True
+            if done < steps and stop and stop():
+                return None
+        return loss_sum.item() / steps
     finally:
         progress.loss_sum = loss_sum.item()
 
@@ -268,11 +273,14 @@ def _run_epochs(run: _Run, train_data, test_data, path, on_step, on_epoch, stop)
                 torch.randperm(len(train_data[0]), generator=run.generator)
             )
         stopwatch.start()
-        if not _train_epoch(run.net, run.optimizer, run.schedule, train_data, run, on_step, stop):
+        train_loss = _train_epoch(
+            run.net, run.optimizer, run.schedule, train_data, run.generator, config, run.runtime,
+            on_step, run.progress, stop,
+        )  # fmt: skip
+        if train_loss is None:
             _save(run, path)
             raise _Stopped(f"in epoch {epoch} after step {run.progress.step} of {steps}")
         train_seconds = stopwatch.seconds()
-        train_loss = run.progress.loss_sum / steps
         run.progress = None
         if not math.isfinite(train_loss):
             raise MnistError(
