@@ -27,3 +27,7 @@ class Interrupted(MnistError):
     """The user pressed Ctrl-C (or the process got SIGTERM); the message says what was kept."""
 
     exit_code = 130
+
+
+class OutputError(MnistError):
+    """A file the user asked for cannot be written."""

@@ -1,8 +1,6 @@
-"""Reading a user's image safely and turning it into a 28x28 MNIST-style input.
+"""Reading a user's image safely: an allow-list of formats, caps on size, every colour mode.
 
-MNIST digits are white ink on black, the ink fitted into a 20x20 box keeping its aspect ratio and
-placed in a 28x28 field by its centre of mass. `to_mnist` does the same to any image: greyscale,
-ink polarity, contrast stretch, crop to the ink, fit, centre.
+What is done to the pixels next, to make them look like MNIST, is in preprocess.py.
 """
 
 from __future__ import annotations
@@ -19,9 +17,6 @@ from mnist_cli.errors import ImageError
 ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is fine; a decompression bomb is not
 MAX_FILE_BYTES = 100 * 1024 * 1024
-SIDE = 28
-BOX = 20
-INK_THRESHOLD = 0.25  # after contrast stretch, what counts as ink when cropping
 
 
 def read_image(source: Path | bytes, name: str | None = None) -> Image.Image:
@@ -83,61 +78,3 @@ def to_grey(image: Image.Image) -> np.ndarray:
     except (ValueError, OSError) as error:
         raise ImageError(f"cannot read colour mode {image.mode}: {error}") from None
     return np.asarray(grey, dtype=np.float32) / 255.0
-
-
-def _border(grey: np.ndarray) -> np.ndarray:
-    width = max(1, min(grey.shape) // 10)
-    return np.concatenate(
-        [
-            grey[:width].ravel(),
-            grey[-width:].ravel(),
-            grey[:, :width].ravel(),
-            grey[:, -width:].ravel(),
-        ]
-    )
-
-
-def _resize(grey: np.ndarray, width: int, height: int) -> np.ndarray:
-    resized = Image.fromarray(grey.astype(np.float32), mode="F").resize(
-        (width, height), Image.Resampling.LANCZOS
-    )
-    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-
-
-def _centre_by_mass(box: np.ndarray) -> np.ndarray:
-    """Place the fitted ink in a 28x28 field so that its centre of mass is at the centre."""
-    field = np.zeros((SIDE, SIDE), dtype=np.float32)
-    height, width = box.shape
-    total = float(box.sum())
-    rows, cols = np.indices(box.shape)
-    centre_row = float((rows * box).sum() / total) if total else (height - 1) / 2
-    centre_col = float((cols * box).sum() / total) if total else (width - 1) / 2
-    top = int(round((SIDE - 1) / 2 - centre_row))
-    left = int(round((SIDE - 1) / 2 - centre_col))
-    top = min(max(top, 0), SIDE - height)
-    left = min(max(left, 0), SIDE - width)
-    field[top : top + height, left : left + width] = box
-    return field
-
-
-def to_mnist(image: Image.Image, preprocess: bool = True) -> np.ndarray:
-    """A 28x28 float32 array in [0, 1], white ink on black, as the model was trained on."""
-    grey = to_grey(image)
-    if not preprocess:
-        if grey.shape != (SIDE, SIDE):
-            grey = _resize(grey, SIDE, SIDE)
-        return grey
-    if np.median(_border(grey)) > 0.5:  # dark ink on light paper
-        grey = 1.0 - grey
-    background = float(np.median(grey))
-    peak = float(np.percentile(grey, 99.9))
-    if peak - background < 0.05:
-        return np.zeros((SIDE, SIDE), dtype=np.float32)  # a blank page: nothing to centre
-    grey = np.clip((grey - background) / (peak - background), 0.0, 1.0)
-    rows = np.flatnonzero((grey > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((grey > INK_THRESHOLD).any(axis=0))
-    ink = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    height, width = ink.shape
-    scale = BOX / max(height, width)
-    fitted = _resize(ink, max(1, round(width * scale)), max(1, round(height * scale)))
-    return _centre_by_mass(fitted)

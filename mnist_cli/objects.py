@@ -14,9 +14,24 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from mnist_cli.images import SIDE, _border, _resize, to_grey, to_mnist
+from mnist_cli.images import to_grey
+from mnist_cli.preprocess import SIDE, _resize, to_mnist
 
 OBJECT_THRESHOLD = 0.1  # after removing the background, what counts as the article when cropping
+
+
+def _border(grey: np.ndarray) -> np.ndarray:
+    """The outer tenth of the picture on every side: where the background shows."""
+    width = max(1, min(grey.shape) // 10)
+    return np.concatenate(
+        [
+            grey[:width].ravel(),
+            grey[-width:].ravel(),
+            grey[:, :width].ravel(),
+            grey[:, -width:].ravel(),
+        ]
+    )
+
 
 Preparer = Callable[[Image.Image, bool], np.ndarray]
 

@@ -1,4 +1,4 @@
-"""Predicting the digit in users' image files with a loaded checkpoint."""
+"""Predicting the digit in users' images with a loaded checkpoint, and keeping what it saw."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from mnist_cli.checkpoint import LoadedCheckpoint
-from mnist_cli.errors import ImageError
+from mnist_cli.errors import ImageError, OutputError
 from mnist_cli.evaluation import predict_logits, to_inputs
 from mnist_cli.images import read_image
+from mnist_cli.inputs import Source
 from mnist_cli.objects import preparer_for
 
 
@@ -24,10 +26,12 @@ class Guess:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The answer for one file: `top_k` guesses, best first, or the error that stopped it."""
+    """The answer for one image: `top_k` guesses, best first, and the 28x28 input the model saw
+    (white ink on black, in [0, 1]); or the error that stopped it."""
 
     file: str
     top_k: list[Guess] = field(default_factory=list)
+    pixels: np.ndarray | None = field(default=None, repr=False)
     error: str | None = None
 
     @property
@@ -35,18 +39,26 @@ class Prediction:
         return self.top_k[0]
 
 
+def _prepare(source: Source, prepare, preprocess: bool) -> np.ndarray:
+    if source.error:
+        raise ImageError(source.error)
+    image = read_image(source.data if source.path is None else source.path, source.name)
+    return prepare(image, preprocess)
+
+
 def predict_files(
-    checkpoint: LoadedCheckpoint, files: list[Path], top_k: int = 3, preprocess: bool = True
+    checkpoint: LoadedCheckpoint, sources: list[Source], top_k: int = 3, preprocess: bool = True
 ) -> list[Prediction]:
-    """One Prediction per file, in order; a file that cannot be read gets its error instead."""
-    results: list[Prediction | None] = [None] * len(files)
+    """One Prediction per source, in order; one that cannot be read gets its error instead.
+    All readable images go through the model as one batch."""
+    results: list[Prediction | None] = [None] * len(sources)
     ready: list[tuple[int, np.ndarray]] = []
     prepare = preparer_for(checkpoint.dataset)  # digits and articles are prepared differently
-    for index, path in enumerate(files):
+    for index, source in enumerate(sources):
         try:
-            ready.append((index, prepare(read_image(Path(path), str(path)), preprocess)))
+            ready.append((index, _prepare(source, prepare, preprocess)))
         except ImageError as error:
-            results[index] = Prediction(file=str(path), error=str(error))
+            results[index] = Prediction(file=source.name, error=str(error))
     if ready:
         batch = torch.from_numpy(np.stack([pixels for _, pixels in ready]))
         device = next(checkpoint.model.parameters()).device
@@ -54,10 +66,41 @@ def predict_files(
         probabilities = predict_logits(checkpoint.model, inputs).float().softmax(dim=1).cpu()
         k = max(1, min(top_k, probabilities.shape[1]))
         values, indices = probabilities.topk(k, dim=1)
-        for (index, _), row_values, row_indices in zip(ready, values, indices, strict=True):
+        for (index, pixels), row_values, row_indices in zip(ready, values, indices, strict=True):
             guesses = [
                 Guess(int(i), checkpoint.class_names[int(i)], float(v))
                 for v, i in zip(row_values, row_indices, strict=True)
             ]
-            results[index] = Prediction(file=str(files[index]), top_k=guesses)
+            results[index] = Prediction(sources[index].name, guesses, pixels)
     return [result for result in results if result is not None]
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    stem = Path(name).stem or "image"
+    candidate, number = f"{stem}.png", 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{stem}-{number}.png"
+    taken.add(candidate)
+    return candidate
+
+
+def save_preprocessed(predictions: list[Prediction], directory: Path) -> list[Path]:
+    """Write each 28x28 input the model saw as an 8-bit PNG named after its file (`-2`, `-3`
+    when names repeat) into `directory`, created if needed; the paths written, in order."""
+    taken: set[str] = set()
+    written = []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for prediction in predictions:
+            if prediction.pixels is None:
+                continue
+            path = directory / _unique_name(prediction.file, taken)
+            pixels = np.round(prediction.pixels * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(path, format="PNG")
+            written.append(path)
+    except OSError as error:
+        raise OutputError(
+            f"cannot save preprocessed images in {directory}: {error.strerror or error}"
+        ) from None
+    return written

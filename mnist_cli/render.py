@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.panel import Panel
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -22,6 +23,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -167,26 +169,46 @@ def training_summary(model: str, result) -> None:
     out.print(table)
 
 
+def confidence_bar(fraction: float, width: int = 10) -> str:
+    """A bar of `width` cells in eighths of a cell, then the percentage."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+    return f"{bar:░<{width}} {probability(fraction):>7}"
+
+
+def _others(prediction) -> str:
+    return ", ".join(
+        f"{guess.prediction} {probability(guess.probability)}" for guess in prediction.top_k[1:]
+    )
+
+
+def _without_file(prediction) -> str:
+    """The error, without the file name that starts it: the row already shows it."""
+    prefix = f"{prediction.file}: "
+    message = prediction.error
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
 def prediction_table(predictions, noun: str = "digit") -> None:
     table = Table()
     table.add_column("file", overflow="fold")
     table.add_column(noun, justify="right", style="bold")
     table.add_column("name")
-    table.add_column("probability", justify="right")
-    table.add_column("then")
+    table.add_column("confidence", no_wrap=True)
+    table.add_column("next guesses")
     for prediction in predictions:
         if prediction.error:
+            error = f"[red]{escape(_without_file(prediction))}[/]"
+            table.add_row(escape(prediction.file), "[red]-[/]", error, "", "")
             continue
         best = prediction.best
-        others = ", ".join(
-            f"{guess.prediction} {probability(guess.probability)}" for guess in prediction.top_k[1:]
-        )
         table.add_row(
             escape(prediction.file),
             str(best.prediction),
             escape(best.label),
-            probability(best.probability),
-            others,
+            confidence_bar(best.probability),
+            _others(prediction),
         )
     out.print(table)
 
@@ -208,3 +230,41 @@ def info_report(info) -> None:
     table.add_row("created", escape(info.created) or "not recorded")
     table.add_row("size", f"{info.size:,} bytes")
     out.print(table)
+
+
+def _picture(pixels, colour: bool) -> Text:
+    """The 28x28 input as 14 lines of half blocks: each character shows two pixel rows, in
+    shades of grey where the terminal has colour, else as ink (>= 0.5) or not."""
+    picture = Text()
+    levels = (pixels.clip(0, 1) * 255).round().astype(int).tolist()
+    for top_row, bottom_row in zip(levels[0::2], levels[1::2], strict=True):
+        for top, bottom in zip(top_row, bottom_row, strict=True):
+            if colour:
+                picture.append(
+                    "▀", style=f"rgb({top},{top},{top}) on rgb({bottom},{bottom},{bottom})"
+                )
+            else:
+                picture.append(" ▄▀█"[2 * (top >= 128) + (bottom >= 128)])
+        picture.append("\n")
+    picture.rstrip()
+    return picture
+
+
+def show_predictions(predictions, to_stderr: bool = False) -> None:
+    """Each image the model saw, beside what it made of it."""
+    console = err if to_stderr else out
+    colour = console.color_system is not None
+    for prediction in predictions:
+        if prediction.error:
+            continue
+        best = prediction.best
+        words = Text.from_markup(
+            f"[bold]{escape(prediction.file)}[/]\n\n"
+            f"digit [bold]{best.prediction}[/] ({escape(best.label)})\n"
+            f"{confidence_bar(best.probability)}\n"
+        )
+        for guess in prediction.top_k[1:]:
+            words.append(f"then {guess.prediction}  {probability(guess.probability)}\n")
+        grid = Table.grid(padding=(0, 2))
+        grid.add_row(Panel(_picture(prediction.pixels, colour), expand=False, padding=0), words)
+        console.print(grid)
