@@ -79,16 +79,20 @@ def _background(grey: np.ndarray, ink_is_bright: bool | None) -> np.ndarray:
 
 
 def _light_paper(grey: np.ndarray) -> bool:
-    """Dark ink on light paper? Ink is the minority that stands out from the paper's own level,
-    so compare how far the darkest and the brightest pixels lie from it (on a small copy)."""
+    """Dark ink on light paper? Ink is the minority: if the median pixel is clearly nearer one
+    end of the range, that end is the paper. Otherwise (a strong gradient of light spreads the
+    paper over the range) compare how far the darkest and the brightest pixels stand out from
+    the paper's own smooth level, on a small copy."""
+    low, median, high = np.percentile(grey, [0.2, 50, 99.8])
+    if abs(median - (low + high) / 2) > 0.25 * (high - low):
+        return bool(median > (low + high) / 2)
     height, width = grey.shape
     scale = min(1.0, 128 / max(height, width))
-    small = _resize(
-        grey, max(1, round(width * scale)), max(1, round(height * scale)), Image.Resampling.BOX
-    )
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = _resize(grey, *size, Image.Resampling.BOX)
     residual = small - _background(small, ink_is_bright=None)
-    low, high = np.percentile(residual, [0.5, 99.5])
-    return bool(-low > high)
+    darkest, brightest = np.percentile(residual, [0.5, 99.5])
+    return bool(-darkest > brightest)
 
 
 def _blur(values: np.ndarray, radius: int) -> np.ndarray:
@@ -127,7 +131,7 @@ def level(grey: np.ndarray) -> np.ndarray | None:
 
 def _stroke_width(ink: np.ndarray) -> float:
     """Mean stroke width in pixels: twice the area over the outline's length."""
-    solid = ink > 0.4
+    solid = np.pad(ink > 0.4, 1)  # the edges of the crop are outline too
     area = int(solid.sum())
     outline = int((solid[1:] != solid[:-1]).sum() + (solid[:, 1:] != solid[:, :-1]).sum())
     return 2 * area / outline if outline else 0.0
@@ -144,11 +148,13 @@ def fit(ink: np.ndarray) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     fine = _resize(ink, size[0] * FINE, size[1] * FINE)
     missing = STROKE * FINE - _stroke_width(fine)
-    if missing >= 2.5 and min(fine.shape) > 1:  # a pen on a big page: MNIST strokes are thicker
-        reach = min(round(missing / 2), 3)
+    if missing >= 2.5:  # a pen on a big page: MNIST strokes are thicker
+        reach = min(round(missing / 2), FINE)
+        fine = np.pad(fine, reach)  # room to grow, or a one-pixel-wide "1" could not
         fine = np.asarray(
             Image.fromarray(fine, mode="F").filter(ImageFilter.MaxFilter(2 * reach + 1))
         )
+        size = (round(fine.shape[1] / FINE), round(fine.shape[0] / FINE))
     fitted = _resize(fine, *size, method=Image.Resampling.BOX)
     top = float(fitted.max())
     return fitted / top if top > 0 else fitted

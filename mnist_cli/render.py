@@ -237,7 +237,9 @@ def _picture(pixels, colour: bool) -> Text:
     shades of grey where the terminal has colour, else as ink (>= 0.5) or not."""
     picture = Text()
     levels = (pixels.clip(0, 1) * 255).round().astype(int).tolist()
-    for top_row, bottom_row in zip(levels[0::2], levels[1::2], strict=True):
+    for line, (top_row, bottom_row) in enumerate(zip(levels[0::2], levels[1::2], strict=True)):
+        if line:
+            picture.append("\n")
         for top, bottom in zip(top_row, bottom_row, strict=True):
             if colour:
                 picture.append(
@@ -245,8 +247,6 @@ def _picture(pixels, colour: bool) -> Text:
                 )
             else:
                 picture.append(" ▄▀█"[2 * (top >= 128) + (bottom >= 128)])
-        picture.append("\n")
-    picture.rstrip()
     return picture
 
 
