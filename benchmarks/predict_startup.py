@@ -9,6 +9,7 @@ Prints the median wall time of each command and the difference.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -16,13 +17,18 @@ import time
 from pathlib import Path
 
 
-def _median_seconds(command: list[str], runs: int) -> float:
-    times = []
+def _median_seconds(command: list[str], runs: int) -> tuple[float, float]:
+    """Median (wall, CPU) seconds: CPU time (user + system) hardly depends on how busy the
+    machine is, wall time does."""
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -43,10 +49,11 @@ def main() -> None:
         ],
     }
     seconds = {name: _median_seconds(command, args.runs) for name, command in commands.items()}
-    for name, value in seconds.items():
-        print(f"{name:<28}{value:>8.2f} s")
-    torch_only, predict = seconds.values()
-    print(f"{'difference':<28}{predict - torch_only:>8.2f} s (median of {args.runs} runs)")
+    print(f"{'command':<28}{'wall':>8}{'CPU':>8}   (median of {args.runs} runs, seconds)")
+    for name, (wall, cpu) in seconds.items():
+        print(f"{name:<28}{wall:>8.2f}{cpu:>8.2f}")
+    (torch_wall, torch_cpu), (predict_wall, predict_cpu) = seconds.values()
+    print(f"{'difference':<28}{predict_wall - torch_wall:>8.2f}{predict_cpu - torch_cpu:>8.2f}")
 
 
 if __name__ == "__main__":

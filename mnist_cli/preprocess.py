@@ -72,9 +72,10 @@ def _background(grey: np.ndarray, ink_is_bright: bool | None) -> np.ndarray:
         used = (residual if ink_is_bright in (True, None) else -residual) < 3 * spread
     else:
         height, width = grey.shape
-        grid_r, grid_c = np.mgrid[0:height, 0:width].astype(np.float32)
-        surface = _quadratic(grid_r.ravel() / height, grid_c.ravel() / width) @ weights
-        return surface.reshape(height, width).astype(np.float32)
+        r = (np.arange(height, dtype=np.float32) / height)[:, None]
+        c = (np.arange(width, dtype=np.float32) / width)[None, :]
+        w = weights.astype(np.float32)
+        return w[0] + w[1] * r + w[2] * c + w[3] * r * r + w[4] * r * c + w[5] * c * c
     return np.full(grey.shape, float(np.median(grey)), dtype=np.float32)
 
 
