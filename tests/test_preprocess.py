@@ -3,6 +3,7 @@ pencil, specks and clutter along the edges, thin pen strokes, tight crops; every
 damaged file the issue names; and arbitrary pixels and bytes, from which only our error comes."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,23 +75,16 @@ def test_thin_pen_strokes_are_thickened_like_mnist():
     assert (result > 0.5).sum(axis=1).max() >= 2  # MNIST strokes are 2 to 3 pixels wide
 
 
-def test_mnist_digits_stay_as_they_are(real_mnist):
+def test_mnist_digits_stay_as_they_are(real_mnist, runner):
+    """Preprocessing an image that is already MNIST-like changes it by little more than a shift."""
     from mnist_cli.datasets import MNIST, load_split
-    from tests.conftest import app  # noqa: F401 - the fixture folder must be importable
-
-    digits = load_split(MNIST, _imported(real_mnist), "test")[0][:50].numpy()
-    similarity = [_similar(to_mnist(Image.fromarray(d)), d / 255.0) for d in digits]
-    assert np.median(similarity) > 0.9
-
-
-def _imported(real_mnist):
-    from typer.testing import CliRunner
-
     from tests.conftest import app
 
-    result = CliRunner().invoke(app(), ["download", "--from", str(real_mnist)])
-    assert result.exit_code == 0, result.output
-    return __import__("pathlib").Path("data")
+    imported = runner.invoke(app(), ["download", "--from", str(real_mnist)])
+    assert imported.exit_code == 0, imported.output
+    digits = load_split(MNIST, Path("data"), "test")[0][:50].numpy()
+    similarity = [_similar(to_mnist(Image.fromarray(d)), d / 255.0) for d in digits]
+    assert np.median(similarity) > 0.9
 
 
 def _animated_gif() -> bytes:
