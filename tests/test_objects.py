@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_cli.images import to_mnist
 from mnist_cli.objects import preparer_for, to_fashion
+from mnist_cli.preprocess import to_mnist
 
 
 def _article() -> np.ndarray:
