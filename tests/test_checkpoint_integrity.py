@@ -123,4 +123,5 @@ def test_a_full_disk_keeps_the_previous_checkpoint(runner, tiny_data, small_disk
     assert result.exit_code == 1, result.output
     assert result.stderr == f"error: cannot write checkpoint {path}: No space left on device\n"
     assert len(load_checkpoint(path).history) == 1  # epoch 1 survives
-    assert [p.name for p in disk.iterdir()] == ["ckpt.pt"]  # no temporary file left
+    # No temporary file left: the checkpoint and its run record (ckpt.jsonl) only.
+    assert sorted(p.name for p in disk.iterdir()) == ["ckpt.jsonl", "ckpt.pt"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnist_cli.checkpoint import payload_sha256
 from tests.conftest import app
 
 
@@ -44,6 +45,7 @@ def test_a_checkpoint_without_history_says_so(runner, tiny_checkpoint):
     raw = torch.load(tiny_checkpoint, weights_only=True)
     raw["history"] = []
     del raw["created"]
+    raw["sha256"] = payload_sha256(raw)  # an honest file of an older writer, not a damaged one
     torch.save(raw, "bare.pt")
     result = runner.invoke(app(), ["info", "bare.pt", "--json"])
     assert result.exit_code == 0, result.output

@@ -100,5 +100,5 @@ def test_evaluate_reports_accuracy_and_per_digit(runner, trained):
                                                    "six", "seven", "eight", "nine"]  # fmt: skip
     table = runner.invoke(app(), ["evaluate", str(trained)])
     assert table.exit_code == 0
-    assert "per class" in table.stdout and "recall" in table.stdout
+    assert "per digit" in table.stdout and "recall" in table.stdout
     assert "seven" in table.stdout
