@@ -1,5 +1,6 @@
 """Start-up costs a user feels: `mnist --help`, and `mnist predict one.png` against the floor that
-no torch program can beat, `python -c "import torch"`. Median of several fresh processes each.
+no torch program can beat, `python -c "import torch"`. Medians over rounds that run each command
+once, each time in a fresh process.
 
     python benchmarks/startup.py [--runs 7]
 """
@@ -15,13 +16,20 @@ import time
 from pathlib import Path
 
 
-def median_seconds(command: list[str], runs: int) -> float:
-    times = []
+def seconds(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def median_seconds(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Each command once per round, rounds repeated: a machine that slows down or speeds up
+    during the benchmark then moves every command's times alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for name, command in commands.items():
+            times[name].append(seconds(command))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def make_inputs(folder: Path) -> tuple[Path, Path]:
@@ -58,21 +66,19 @@ def main() -> None:
     mnist = [sys.executable, "-m", "mnist_cli"]
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint, image = make_inputs(Path(scratch))
-        rows = [
-            (
-                "python -c 'import torch'",
-                median_seconds([sys.executable, "-c", "import torch"], runs),
-            ),
-            ("mnist --help", median_seconds([*mnist, "--help"], runs)),
-            (
-                "mnist predict one.png",
-                median_seconds(
-                    [*mnist, "predict", str(image), "--checkpoint", str(checkpoint)], runs
-                ),
-            ),
-        ]
+        medians = median_seconds(
+            {
+                "python -c 'import torch'": [sys.executable, "-c", "import torch"],
+                "mnist --help": [*mnist, "--help"],
+                "mnist predict one.png": [
+                    *mnist, "predict", str(image), "--checkpoint", str(checkpoint)
+                ],
+            },
+            runs,
+        )  # fmt: skip
+    rows = list(medians.items())
     floor = rows[0][1]
-    print(f"median of {runs} fresh processes each")
+    print(f"median of {runs} rounds, each command once a round in a fresh process")
     print(f"{'command':28s} {'seconds':>8s} {'vs import torch':>16s}")
     for name, seconds in rows:
         print(f"{name:28s} {seconds:8.3f} {seconds - floor:+15.3f}s")
