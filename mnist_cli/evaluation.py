@@ -46,30 +46,25 @@ class Metrics:
     loss: float  # mean cross-entropy
     count: int  # images scored
     correct: int
-    per_class_accuracy: list[float]  # recall of each class, in [0, 1]
-    per_class_count: list[int]
     confusion: list[list[int]]  # rows are the true classes, columns the predictions
     per_class: list[ClassScore]
     accuracy_interval: tuple[float, float]  # 95% Wilson score interval of the accuracy
 
+    @property
+    def per_class_accuracy(self) -> list[float]:
+        """The share of each class read right: its recall."""
+        return [scores.recall for scores in self.per_class]
+
 
 def score(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Metrics:
     labels = labels.to(logits.device)
-    loss = F.cross_entropy(logits.float(), labels).item()
-    predicted = logits.argmax(1)
-    hits = predicted == labels
-    confusion = confusion_matrix(predicted, labels, num_classes)
-    correct = int(hits.sum().item())
-    per_class_count = torch.bincount(labels, minlength=num_classes)
-    per_class_correct = torch.bincount(labels[hits], minlength=num_classes)
-    per_class = (per_class_correct / per_class_count.clamp(min=1)).tolist()
+    confusion = confusion_matrix(logits.argmax(1), labels, num_classes)
+    correct = int(confusion.trace().item())
     return Metrics(
         accuracy=correct / len(labels),
-        loss=loss,
+        loss=F.cross_entropy(logits.float(), labels).item(),
         count=len(labels),
         correct=correct,
-        per_class_accuracy=per_class,
-        per_class_count=per_class_count.tolist(),
         confusion=confusion.tolist(),
         per_class=class_scores(confusion),
         accuracy_interval=wilson_interval(correct, len(labels)),
@@ -103,19 +98,12 @@ class Evaluation:
 def evaluate_checkpoint(checkpoint, data_dir, mistakes: int = 0) -> Evaluation:
     """Score a loaded checkpoint on the test split of the dataset it was trained on, keeping up
     to `mistakes` of its most confident wrong answers."""
-    from mnist_cli.datasets import get_dataset
+    from mnist_cli.datasets import get_dataset, load_split
 
     device = next(checkpoint.model.parameters()).device
-    inputs, labels = load_inputs(
-        get_dataset(checkpoint.dataset), data_dir, "test", checkpoint.mean, checkpoint.std, device
-    )
+    images, labels = load_split(get_dataset(checkpoint.dataset), data_dir, "test")
+    inputs = to_inputs(images, checkpoint.mean, checkpoint.std, device)
     logits = predict_logits(checkpoint.model, inputs)
     metrics = score(logits, labels, len(checkpoint.class_names))
     worst = worst_mistakes(logits, labels, mistakes) if mistakes > 0 else []
-    # Undo the normalisation: the stored images are exactly the uint8 pixels that were loaded.
-    images = [
-        (inputs[m.index, 0] * checkpoint.std + checkpoint.mean).mul(255).round().clamp(0, 255)
-        .to(torch.uint8).cpu()
-        for m in worst
-    ]  # fmt: skip
-    return Evaluation(metrics, worst, images)
+    return Evaluation(metrics, worst, [images[m.index] for m in worst])

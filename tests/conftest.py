@@ -149,12 +149,19 @@ def tiny_data(tiny, runner) -> Path:
     return Path("data")
 
 
+def train_mlp(runner, epochs: int, *options: str) -> Path:
+    """Train an mlp on the current dataset through the CLI; the checkpoint it wrote."""
+    result = runner.invoke(
+        app(), ["train", "--model", "mlp", "--epochs", str(epochs), "--json", *options]
+    )
+    assert result.exit_code == 0, result.output
+    return Path("ckpt.pt")
+
+
 @pytest.fixture
 def tiny_checkpoint(tiny_data, runner) -> Path:
     """An mlp trained for two epochs on the synthetic dataset."""
-    result = runner.invoke(app(), ["train", "--model", "mlp", "--epochs", "2", "--json"])
-    assert result.exit_code == 0, result.output
-    return Path("ckpt.pt")
+    return train_mlp(runner, 2)
 
 
 def app():

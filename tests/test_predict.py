@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import app, synthetic_split
+from tests.conftest import app, synthetic_split, train_mlp
 
 
 def _save_synthetic_digits(count=10) -> list[tuple[Path, int]]:
@@ -23,11 +23,7 @@ def _save_synthetic_digits(count=10) -> list[tuple[Path, int]]:
 
 @pytest.fixture
 def trained(tiny_data, runner) -> Path:
-    result = runner.invoke(
-        app(), ["train", "--model", "mlp", "--epochs", "8", "--batch-size", "32", "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    return Path("ckpt.pt")
+    return train_mlp(runner, 8, "--batch-size", "32")
 
 
 def test_predicts_the_digits_it_learned(runner, trained):

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from mnist_cli.inputs import expand_inputs
-from tests.conftest import app, synthetic_split
+from tests.conftest import app, synthetic_split, train_mlp
 from tests.test_images import _encode, _paper_digit
 
 
@@ -66,11 +66,7 @@ def test_stdin_is_read_once():
 
 @pytest.fixture
 def trained(tiny_data, runner) -> Path:
-    result = runner.invoke(
-        app(), ["train", "--model", "mlp", "--epochs", "4", "--batch-size", "32", "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    return Path("ckpt.pt")
+    return train_mlp(runner, 4, "--batch-size", "32")
 
 
 def test_a_directory_a_pattern_and_stdin_in_one_call(runner, trained):

@@ -22,7 +22,6 @@ from mnist_cli.config import (
 from mnist_cli.errors import MnistError
 
 DEFAULTS = TrainConfig()
-MAX_GALLERY = 1000  # digits --errors draws at most
 
 app = typer.Typer(
     name="mnist",

@@ -17,8 +17,6 @@ from mnist_cli.config import (
     DatasetName,
 )
 
-# download ------------------------------------------------------------------------------------
-
 
 def fetch_dataset(dataset, data_dir: Path, mirrors=(), source_dir=None, force=False, quiet=False):
     from mnist_cli.download import download

@@ -12,7 +12,6 @@ from mnist_cli.cli.app import (
     DATA_DIR,
     DEVICE,
     JSON,
-    MAX_GALLERY,
     QUIET,
     app,
     apply_quiet,
@@ -24,6 +23,8 @@ from mnist_cli.config import (
     DEFAULT_CHECKPOINT,
     DeviceName,
 )
+
+MAX_GALLERY = 1000  # digits --errors draws at most
 
 # evaluate ------------------------------------------------------------------------------------
 
@@ -57,7 +58,8 @@ def evaluate(
         if errors:
             check_gallery_path(errors)
         loaded = load_checkpoint(checkpoint, resolve_device(device))
-        ensure_data(get_dataset(loaded.dataset), data_dir, quiet=as_json)
+        dataset = get_dataset(loaded.dataset)
+        ensure_data(dataset, data_dir, quiet=as_json)
         evaluation = evaluate_checkpoint(loaded, data_dir, errors_count if errors else 0)
         metrics = evaluation.metrics
         if errors:
@@ -82,10 +84,9 @@ def evaluate(
             }
         )
     else:
-        from mnist_cli.datasets import find_dataset
         from mnist_cli.render_evaluation import evaluation_report
 
-        evaluation_report(checkpoint, loaded, metrics, find_dataset(loaded.dataset))
+        evaluation_report(checkpoint, loaded, metrics, dataset)
     if errors:
         render.note(f"{drawn} misclassified digits, surest first, in {errors}")
 

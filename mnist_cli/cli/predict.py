@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -17,8 +18,6 @@ from mnist_cli.cli.app import (
 from mnist_cli.config import (
     DEFAULT_CHECKPOINT,
 )
-
-# predict -------------------------------------------------------------------------------------
 
 
 @app.command(
@@ -86,8 +85,5 @@ def _prediction_json(prediction) -> dict:
         "prediction": prediction.best.prediction,
         "label": prediction.best.label,
         "probability": prediction.best.probability,
-        "top_k": [
-            {"prediction": g.prediction, "label": g.label, "probability": g.probability}
-            for g in prediction.top_k
-        ],
+        "top_k": [asdict(guess) for guess in prediction.top_k],
     }

@@ -34,8 +34,6 @@ from mnist_cli.config import (
     TrainConfig,
 )
 
-# train ---------------------------------------------------------------------------------------
-
 
 def _per_optimizer(defaults: dict) -> str:
     return ", ".join(f"{value} with {name}" for name, value in defaults.items())
