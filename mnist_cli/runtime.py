@@ -51,8 +51,8 @@ def busy_cores(looks: int = 5, pause: float = 0.02) -> int:
 
 def default_threads() -> int:
     """One thread per core that is free now. Threads that must share a core wait on each other
-    at every step: on two cores, a second busy program makes a two-thread run of the CNN 3.5
-    times slower and of the MLP 18 times slower, where one thread each loses little.
+    at every step: on two cores, two runs of two threads each are 3.5-3.9 times slower on the
+    CNN and 18 times slower on the MLP than one thread each (benchmarks/threads.py).
     OMP_NUM_THREADS, when set, wins."""
     from_env = os.environ.get("OMP_NUM_THREADS", "")
     if from_env.isdigit() and int(from_env) > 0:
