@@ -15,6 +15,8 @@ import time
 import torch
 
 from mnist_cli.checkpoint import make_checkpoint, payload_sha256
+from mnist_cli.config import TrainConfig
+from mnist_cli.data.catalog import MNIST
 from mnist_cli.models import MODELS, build_model
 
 
@@ -33,9 +35,8 @@ def checkpoint_of(name: str) -> dict:
     model(torch.randn(2, 1, 28, 28)).sum().backward()
     optimizer.step()
     training = {"optimizer": optimizer.state_dict(), "permutation": torch.randperm(60_000)}
-    names = [str(digit) for digit in range(10)]
     return make_checkpoint(
-        model, name, {"num_classes": 10}, "mnist", names, 0.1307, 0.3081, {}, [], training
+        model=model, config=TrainConfig(model=name), dataset=MNIST, history=[], training=training
     )
 
 

@@ -19,10 +19,11 @@ import torch
 
 from benchmarks.photos import Photo, photo_set
 from mnist_cli.checkpoint import LoadedCheckpoint, load_checkpoint
-from mnist_cli.datasets import MNIST, load_split
-from mnist_cli.evaluation import predict_logits, to_inputs
-from mnist_cli.images import read_image
-from mnist_cli.preprocess import to_mnist
+from mnist_cli.data.catalog import MNIST
+from mnist_cli.data.store import load_split, normalise
+from mnist_cli.models import predict_logits
+from mnist_cli.predict.handwriting import to_mnist
+from mnist_cli.predict.read import read_image
 
 METHODS = {
     "preprocessing (mnist predict)": lambda image: to_mnist(image),
@@ -36,7 +37,7 @@ def accuracy(checkpoint: LoadedCheckpoint, photos: list[Photo], method) -> tuple
     start = time.perf_counter()
     pixels = np.stack([method(read_image(photo.data)) for photo in photos])
     seconds = (time.perf_counter() - start) / len(photos)
-    inputs = to_inputs(torch.from_numpy(pixels), checkpoint.mean, checkpoint.std)
+    inputs = normalise(torch.from_numpy(pixels), checkpoint.mean, checkpoint.std)
     predicted = predict_logits(checkpoint.model, inputs).argmax(1)
     labels = torch.tensor([photo.label for photo in photos])
     return float((predicted == labels).float().mean()), seconds

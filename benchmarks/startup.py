@@ -39,19 +39,15 @@ def make_inputs(folder: Path) -> tuple[Path, Path]:
 
     from mnist_cli.checkpoint import make_checkpoint, save_checkpoint
     from mnist_cli.config import TrainConfig
-    from mnist_cli.datasets import MNIST
+    from mnist_cli.data.catalog import MNIST
     from mnist_cli.models import build_model
 
     config = TrainConfig()
     model = build_model(config.model, num_classes=10)
     checkpoint = folder / "ckpt.pt"
     save_checkpoint(
-        make_checkpoint(
-            model, config.model, {"num_classes": 10}, MNIST.name, list(MNIST.class_names),
-            MNIST.mean, MNIST.std, vars(config), [],
-        ),
-        checkpoint,
-    )  # fmt: skip
+        make_checkpoint(model=model, config=config, dataset=MNIST, history=[]), checkpoint
+    )
     image = folder / "one.png"
     pixels = torch.zeros(28, 28, dtype=torch.uint8)
     pixels[6:22, 13:16] = 255  # a "1"

@@ -15,7 +15,7 @@ import sys
 
 STEP = """
 import sys, time, torch, torch.nn.functional as F
-from mnist_cli.augment import augment
+from mnist_cli.train.augment import augment
 from mnist_cli.models import build_model
 model_name, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.set_num_threads(threads)

@@ -104,7 +104,7 @@ def time_to(history: list[dict], threshold: float) -> float | None:
 def cuda_record(data_dir: Path, arguments: list[str]) -> dict:
     """Training time to 99% on the GPU, timed with CUDA events after a warm-up run."""
     from mnist_cli.config import TrainConfig
-    from mnist_cli.training import train
+    from mnist_cli.train.loop import train
 
     options = dict(zip(arguments[::2], arguments[1::2], strict=True))
     config = TrainConfig(

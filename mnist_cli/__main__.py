@@ -1,5 +1,5 @@
 """Lets `python -m mnist_cli` run the same app as the `mnist` command."""
 
-from mnist_cli.cli import main
+from mnist_cli.cli.app import main
 
 main()

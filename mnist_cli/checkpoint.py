@@ -1,50 +1,67 @@
-"""Checkpoints: written atomically, loaded only as tensors and plain values, validated in full.
+"""THE schema of a checkpoint: what it holds, written atomically, loaded safely, typed fields out.
 
 A checkpoint is a dict that `torch.load(path, weights_only=True)` reads: no pickled code. It
-describes itself (model name and arguments, normalisation, class names, training configuration,
-per-epoch history), so `evaluate` and `predict` rebuild the model from it, never from flags.
-It also holds the state to continue the run (`training`, see resume.py) and a SHA-256 of
-everything else (`sha256`), checked before use, so a flipped byte is caught.
+describes itself (model name and arguments, normalisation, class names, the `TrainConfig`, the
+per-epoch history), so `evaluate` and `predict` rebuild the model from it, never from flags. It
+also holds the state to continue the run (`training`, see train/resume.py) and a SHA-256 of
+everything else (`sha256`), checked before use, so a flipped byte is caught. This module is the
+only one that knows the dict's keys.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
-import os
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from mnist_cli import __version__
-from mnist_cli.errors import CheckpointError
+from mnist_cli.config import TrainConfig
+from mnist_cli.errors import CheckpointError, OutputError
+from mnist_cli.files import check_writable, write_atomically
 from mnist_cli.models import MODELS, build_model
+from mnist_cli.train.record import EpochRecord
+
+if TYPE_CHECKING:
+    from mnist_cli.data.catalog import Dataset
 
 FORMAT = "mnist-cli-checkpoint"
 FORMAT_VERSION = 2  # 2: adds `training` (resume state) and `sha256`
 
 
-@dataclass
-class LoadedCheckpoint:
-    """A model rebuilt from a checkpoint, ready for inference, with what the file said of it."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint file holds, checked and typed: the model rebuilt and ready for
+    inference, and everything the file says of it."""
 
     model: nn.Module
     model_name: str
+    dataset: str  # registry name in data/catalog.py
     class_names: list[str]
-    mean: float
+    mean: float  # the normalisation the model was trained with
     std: float
-    dataset: str
-    config: dict[str, Any]
-    history: list[dict[str, Any]]
+    config: TrainConfig | None  # None where the stored one does not fit this version
+    history: list[EpochRecord]  # one per finished epoch
+    training: dict[str, Any] | None = None  # the state to resume from (train/resume.py)
     torch_version: str = ""  # of the run that wrote it; "" if the file does not say
     created: str = ""  # ISO 8601, UTC
-    training: dict[str, Any] | None = None  # the state to resume from (see resume.py)
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def final(self) -> EpochRecord | None:
+        """The last finished epoch; None if there is none."""
+        return self.history[-1] if self.history else None
 
 
 def payload_sha256(data: dict[str, Any]) -> str:
@@ -74,27 +91,24 @@ def _feed(digest, value) -> None:
 
 
 def make_checkpoint(
+    *,
     model: nn.Module,
-    model_name: str,
-    model_kwargs: dict[str, int],
-    dataset: str,
-    class_names: list[str],
-    mean: float,
-    std: float,
-    config: dict[str, Any],
-    history: list[dict[str, Any]],
+    config: TrainConfig,
+    dataset: Dataset,
+    history: list[EpochRecord],
     training: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The dict `save_checkpoint` writes: a model trained as `config` says on `dataset`."""
     checkpoint = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model": {"name": model_name, "kwargs": dict(model_kwargs)},
+        "model": {"name": config.model, "kwargs": {"num_classes": len(dataset.class_names)}},
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "normalization": {"mean": float(mean), "std": float(std)},
-        "dataset": dataset,
-        "class_names": list(class_names),
-        "config": dict(config),
-        "history": [dict(row) for row in history],
+        "normalization": {"mean": float(dataset.mean), "std": float(dataset.std)},
+        "dataset": dataset.name,
+        "class_names": list(dataset.class_names),
+        "config": asdict(config),
+        "history": [asdict(row) for row in history],
         "torch_version": str(torch.__version__),
         "mnist_cli_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -104,70 +118,26 @@ def make_checkpoint(
     return checkpoint
 
 
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # someone else's process, or not a pid at all: leave its file alone
-    return True
-
-
 def prepare_checkpoint_path(path: Path) -> None:
     """Before training starts, make sure `path` can be written (so a mistake costs no epoch),
     and delete the temporary files that a killed run left beside it."""
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"--checkpoint {path} is a directory: give a file name")
-    probe = _temp_name(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe.touch()
-        probe.unlink()
-    except OSError as error:
-        raise CheckpointError(
-            f"cannot write checkpoint {path}: {error.strerror or error}"
-        ) from None
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = stale.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
-        if not (pid.isdigit() and _pid_alive(int(pid))):
-            stale.unlink(missing_ok=True)
+    check_writable(path, "checkpoint")
 
 
 def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> None:
-    """Write to a temporary file in the same directory, fsync, then rename over `path`: a crash
-    at any moment leaves either the old checkpoint or the new one, never half of one."""
+    """Write atomically: a crash at any moment leaves the old checkpoint or the new one."""
     path = Path(path)
-    temp = _temp_name(path)
+    # Serialised in memory first: torch's zip writer turns a full disk into a RuntimeError
+    # ("unexpected pos"); a plain write reports it as the OSError it is.
+    buffer = io.BytesIO()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Serialised in memory first: torch's zip writer turns a full disk into a RuntimeError
-        # ("unexpected pos"); a plain write reports it as the OSError it is.
-        buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
-        with open(temp, "wb") as out:
-            out.write(buffer.getbuffer())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
     except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise CheckpointError(
-            f"cannot write checkpoint {path}: {error.strerror or error}"
-        ) from None
-    try:
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except OSError:
-        pass  # some filesystems cannot fsync a directory; the rename itself is still atomic
+        raise OutputError(f"cannot write checkpoint {path}: {error.strerror or error}") from None
+    write_atomically(path, buffer.getbuffer(), "checkpoint")
 
 
 def _invalid(path: Path, why: str) -> CheckpointError:
@@ -229,7 +199,7 @@ def _check_state_dict(model: nn.Module, state: dict, path: Path) -> None:
             raise _invalid(path, f"weight {key!r} holds NaN or infinity")
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedCheckpoint:
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoint:
     """Load, validate and rebuild the model a checkpoint describes."""
     path = Path(path)
     if not path.exists():
@@ -247,15 +217,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedChe
         raise _invalid(path, f"format version {version!r} is not supported{hint}")
     if data.get("sha256") != payload_sha256(data):
         raise _invalid(path, "its SHA-256 does not match its content (altered or damaged)")
-    model_info = _field(data, "model", dict, path)
-    name = model_info.get("name")
-    kwargs = model_info.get("kwargs")
-    if name not in MODELS:
-        raise _invalid(path, f"unknown model {name!r}")
-    if not isinstance(kwargs, dict) or not all(
-        isinstance(k, str) and type(v) is int and 0 < v <= 4096 for k, v in kwargs.items()
-    ):
-        raise _invalid(path, "model arguments are malformed")
+    name, kwargs = _model_description(data, path)
     class_names = _field(data, "class_names", list, path)
     if not class_names or not all(isinstance(c, str) for c in class_names):
         raise _invalid(path, "class names are malformed")
@@ -273,21 +235,61 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> LoadedChe
     _check_state_dict(model, state, path)
     model.load_state_dict(state)
     model.to(device).eval()
-    history = data.get("history")
     training = data.get("training")
-    return LoadedCheckpoint(
+    return Checkpoint(
         model=model,
         model_name=name,
+        dataset=_text(data.get("dataset")) or "mnist",
         class_names=list(class_names),
         mean=mean,
         std=std,
-        dataset=str(data.get("dataset", "mnist")),
-        config=data.get("config") if isinstance(data.get("config"), dict) else {},
-        history=history if isinstance(history, list) else [],
+        config=_config(data.get("config")),
+        history=_history(data.get("history"), path),
+        training=training if isinstance(training, dict) else None,
         torch_version=_text(data.get("torch_version")),
         created=_text(data.get("created")),
-        training=training if isinstance(training, dict) else None,
     )
+
+
+def _model_description(data: dict, path: Path) -> tuple[str, dict[str, int]]:
+    model_info = _field(data, "model", dict, path)
+    name = model_info.get("name")
+    kwargs = model_info.get("kwargs")
+    if name not in MODELS:
+        raise _invalid(path, f"unknown model {name!r}")
+    if not isinstance(kwargs, dict) or not all(
+        isinstance(k, str) and type(v) is int and 0 < v <= 4096 for k, v in kwargs.items()
+    ):
+        raise _invalid(path, "model arguments are malformed")
+    return name, kwargs
+
+
+def _config(stored) -> TrainConfig | None:
+    """The stored configuration as a TrainConfig; None where it does not fit this version."""
+    if not isinstance(stored, dict):
+        return None
+    known = {field.name for field in dataclasses.fields(TrainConfig)}
+    if not set(stored) <= known:
+        return None
+    try:
+        return TrainConfig(**stored)
+    except (TypeError, ValueError):
+        return None
+
+
+def _history(stored, path: Path) -> list[EpochRecord]:
+    """The stored history as EpochRecords: every row must have every field, as a number."""
+    if stored is None:
+        return []
+    fields = [field.name for field in dataclasses.fields(EpochRecord)]
+    if not isinstance(stored, list) or not all(
+        isinstance(row, dict)
+        and set(row) == set(fields)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in row.values())
+        for row in stored
+    ):
+        raise _invalid(path, "its history is malformed")
+    return [EpochRecord(**row) for row in stored]
 
 
 def _text(value) -> str:

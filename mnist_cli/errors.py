@@ -1,4 +1,13 @@
-"""The one family of errors the core raises: each message tells the user what to do next."""
+"""The one family of errors the core raises; each message tells the user what to do next.
+
+MnistError            exit 1: the base; the CLI prints its message on one red line
+├── DataError         a dataset is missing, cannot be fetched, or fails verification
+├── CheckpointError   a checkpoint is missing, unreadable or not one of ours
+├── ImageError        a file given to predict cannot be read as an image
+├── DeviceError       the requested device is not available on this machine
+├── OutputError       a file the user asked for cannot be written
+└── Interrupted       exit 130: Ctrl-C or SIGTERM; the message says what was kept
+"""
 
 
 class MnistError(Exception):
@@ -23,11 +32,11 @@ class DeviceError(MnistError):
     """The requested device is not available on this machine."""
 
 
+class OutputError(MnistError):
+    """A file the user asked for cannot be written."""
+
+
 class Interrupted(MnistError):
     """The user pressed Ctrl-C (or the process got SIGTERM); the message says what was kept."""
 
     exit_code = 130
-
-
-class OutputError(MnistError):
-    """A file the user asked for cannot be written."""

@@ -1,7 +1,9 @@
-"""The model registry. Every model takes (N, 1, 28, 28) normalised images and returns logits."""
+"""The model registry, and inference. Every model takes normalised images (N, 1, 28, 28) and
+returns logits; `predict_logits` serves the training loop's test pass, evaluate and predict."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -46,4 +48,18 @@ MODELS: dict[str, type[nn.Module]] = {"cnn": CNN, "mlp": MLP}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
+    """A fresh model of a registered name; `kwargs` are its constructor's (num_classes...)."""
     return MODELS[name](**kwargs)
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Logits for normalised inputs [N, 1, 28, 28], computed in eval mode in batches."""
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat(
+            [model(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]
+        )
+    finally:
+        model.train(was_training)

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import settings
 from typer.testing import CliRunner
 
-from mnist_cli import datasets, download
-from mnist_cli.datasets import Dataset
-from mnist_cli.download import NetworkPolicy
+from mnist_cli.data import catalog, download
+from mnist_cli.data.catalog import Dataset
+from mnist_cli.data.download import NetworkPolicy
 from tests.tiny_cli import tiny_dataset
 
 # In CI the examples are the same on every run, so that what lands is what was tested; on a
@@ -74,9 +74,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     monkeypatch.delenv("MNIST_DEBUG", raising=False)
-    for name, dataset in list(datasets.DATASETS.items()):
+    for name, dataset in list(catalog.DATASETS.items()):
         offline = dataclasses.replace(dataset, mirrors=(DEAD_MIRROR,))
-        monkeypatch.setitem(datasets.DATASETS, name, offline)
+        monkeypatch.setitem(catalog.DATASETS, name, offline)
     monkeypatch.setattr(download, "DEFAULT_POLICY", FAST_NETWORK)
 
 
@@ -101,7 +101,7 @@ def tiny(tiny_files, monkeypatch) -> Tiny:
     """Registers the synthetic dataset as 'mnist', so every command uses it."""
     source, contents = tiny_files
     dataset = tiny_dataset(contents, mirrors=(DEAD_MIRROR,))
-    monkeypatch.setitem(datasets.DATASETS, "mnist", dataset)
+    monkeypatch.setitem(catalog.DATASETS, "mnist", dataset)
     return Tiny(dataset, source, contents)
 
 
@@ -112,7 +112,7 @@ def runner() -> CliRunner:
 
 @pytest.fixture
 def real_mnist() -> Path:
-    if not all((REAL_MNIST / f"{f.name}.gz").is_file() for f in datasets.MNIST.files):
+    if not all((REAL_MNIST / f"{f.name}.gz").is_file() for f in catalog.MNIST.files):
         pytest.skip(f"the real MNIST files are not in {REAL_MNIST}")
     return REAL_MNIST
 
@@ -165,6 +165,6 @@ def tiny_checkpoint(tiny_data, runner) -> Path:
 
 
 def app():
-    from mnist_cli.cli import app as typer_app
+    from mnist_cli.cli.app import app as typer_app
 
     return typer_app

@@ -9,8 +9,8 @@ import hashlib
 import struct
 from pathlib import Path
 
-from mnist_cli import datasets
-from mnist_cli.catalog import DataFile, Dataset
+from mnist_cli.data import catalog
+from mnist_cli.data.catalog import DataFile, Dataset
 from tests.conftest import DEAD_MIRROR, synthetic_split
 
 
@@ -51,7 +51,7 @@ def write_gz(source: Path, contents: dict[str, bytes]) -> dict[str, bytes]:
 def register(monkeypatch, name: str, source: Path, **changes) -> Dataset:
     """Put synthetic files for registry entry `name` in `source` and register an entry that
     expects them. Its content MD5s are kept where the real entry has them, None where not."""
-    real = datasets.DATASETS[name]
+    real = catalog.DATASETS[name]
     contents = sibling_contents(real)
     gz_bytes = write_gz(source, contents)
     files = [
@@ -72,5 +72,5 @@ def register(monkeypatch, name: str, source: Path, **changes) -> Dataset:
         mirrors=(DEAD_MIRROR,),
         **changes,
     )
-    monkeypatch.setitem(datasets.DATASETS, name, dataset)
+    monkeypatch.setitem(catalog.DATASETS, name, dataset)
     return dataset

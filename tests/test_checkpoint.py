@@ -17,18 +17,18 @@ from mnist_cli.checkpoint import (
     payload_sha256,
     save_checkpoint,
 )
-from mnist_cli.errors import CheckpointError
-from mnist_cli.evaluation import predict_logits
-from mnist_cli.models import build_model
+from mnist_cli.config import TrainConfig
+from mnist_cli.data.catalog import MNIST
+from mnist_cli.errors import CheckpointError, OutputError
+from mnist_cli.models import build_model, predict_logits
 from tests.conftest import app
 
 
 def _checkpoint(model_name="cnn"):
     torch.manual_seed(0)
     model = build_model(model_name, num_classes=10)
-    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     payload = make_checkpoint(
-        model, model_name, {"num_classes": 10}, "mnist", names, 0.1307, 0.3081, {}, []
+        model=model, config=TrainConfig(model=model_name), dataset=MNIST, history=[]
     )
     return model, payload
 
@@ -55,7 +55,7 @@ def test_save_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(CheckpointError, match="No space left"):
+    with pytest.raises(OutputError, match="No space left"):
         save_checkpoint(payload, path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["c.pt"]  # no temporary file left behind

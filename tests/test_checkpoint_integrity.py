@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_cli import checkpoint as checkpoint_module
+from mnist_cli import files as files_module
 from mnist_cli.checkpoint import load_checkpoint, payload_sha256, save_checkpoint
 from mnist_cli.errors import CheckpointError
 from tests.conftest import app
@@ -84,8 +84,8 @@ def test_fsync_of_the_file_before_the_rename_then_of_the_directory(tmp_path, mon
         events.append("replace")
         real_replace(src, dst)
 
-    monkeypatch.setattr(checkpoint_module.os, "fsync", fsync)
-    monkeypatch.setattr(checkpoint_module.os, "replace", replace)
+    monkeypatch.setattr(files_module.os, "fsync", fsync)
+    monkeypatch.setattr(files_module.os, "replace", replace)
     save_checkpoint(payload, tmp_path / "c.pt")
     assert events == ["fsync-file", "replace", "fsync-dir"]
 

@@ -33,7 +33,7 @@ def test_top_level_help_lists_the_commands(runner):
 def test_help_does_not_import_torch():
     code = (
         "import sys\n"
-        "from mnist_cli.cli import app\n"
+        "from mnist_cli.cli.app import app\n"
         "try:\n"
         "    app(['--help'])\n"
         "except SystemExit:\n"

@@ -4,7 +4,7 @@ import gzip
 import http.server
 from pathlib import Path
 
-from mnist_cli import datasets
+from mnist_cli.data import catalog, store
 from tests.conftest import DEAD_MIRROR, app
 
 
@@ -31,9 +31,9 @@ def test_downloads_the_real_mnist_from_a_local_mirror(runner, real_mnist, serve,
     assert result.exit_code == 0, result.output
     assert result.stdout.count("downloaded") == 4
     assert url in result.stdout
-    assert _files(Path("elsewhere/mnist")) == {f.name for f in datasets.MNIST.files}
-    for datafile in datasets.MNIST.files:
-        assert datasets.file_is_valid(Path("elsewhere/mnist") / datafile.name, datafile)
+    assert _files(Path("elsewhere/mnist")) == {f.name for f in catalog.MNIST.files}
+    for datafile in catalog.MNIST.files:
+        assert store.file_is_valid(Path("elsewhere/mnist") / datafile.name, datafile)
 
 
 def test_data_dir_comes_from_the_environment(runner, tiny, monkeypatch):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_cli import download as download_module
-from mnist_cli.download import download
+from mnist_cli.data import download as download_module
+from mnist_cli.data.download import download
 from tests.conftest import DEAD_MIRROR, FAST_NETWORK, app
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mnist_cli.datasets import MNIST, load_split
+from mnist_cli.data.catalog import MNIST
+from mnist_cli.data.store import load_split
 from tests.conftest import app
 
 pytestmark = pytest.mark.real_data

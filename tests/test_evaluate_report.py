@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mnist_cli.gallery import COLUMNS, SCALE, save_gallery
+from mnist_cli.evaluate.gallery import COLUMNS, SCALE, save_gallery
 from tests.conftest import app
 
 
@@ -115,9 +115,9 @@ def test_errors_gallery_without_mistakes_still_writes_an_image():
 def test_bad_errors_path_fails_before_evaluating(
     runner, tiny_checkpoint, monkeypatch, path, message
 ):
-    from mnist_cli import evaluation
+    from mnist_cli.evaluate import scoring
 
-    monkeypatch.setattr(evaluation, "load_inputs", lambda *a: pytest.fail("data was loaded"))
+    monkeypatch.setattr(scoring, "load_split", lambda *a: pytest.fail("data was loaded"))
     result = runner.invoke(app(), ["evaluate", "--errors", path])
     assert result.exit_code == 1
     assert message in result.stderr

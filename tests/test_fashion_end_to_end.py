@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_cli import datasets
-from mnist_cli.catalog import FASHION_MNIST
-from mnist_cli.datasets import load_split
+from mnist_cli.data import catalog
+from mnist_cli.data.catalog import FASHION_MNIST
+from mnist_cli.data.store import load_split
 from tests.conftest import app
 
 pytestmark = pytest.mark.real_data
@@ -59,7 +59,7 @@ def test_download_train_evaluate_predict(runner, real_fashion):
     table = runner.invoke(app(), ["evaluate", "ckpt.pt"]).stdout
     assert "per article" in table and "Ankle boot" in table
 
-    images, labels = load_split(datasets.DATASETS["fashion-mnist"], real_fashion, "test")
+    images, labels = load_split(catalog.DATASETS["fashion-mnist"], real_fashion, "test")
     files = []
     for index in range(20):
         Image.fromarray(images[index].numpy()).save(f"test-{index}.png")

@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mnist_cli.data.idx import parse_idx, parse_images, parse_labels
 from mnist_cli.errors import DataError
-from mnist_cli.idx import parse_idx, parse_images, parse_labels
 from tests.conftest import idx_bytes
 
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_cli.errors import ImageError
-from mnist_cli.images import read_image
-from mnist_cli.preprocess import to_mnist
+from mnist_cli.predict.handwriting import to_mnist
+from mnist_cli.predict.read import read_image
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:

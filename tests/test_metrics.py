@@ -8,12 +8,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mnist_cli.evaluation import score
-from mnist_cli.metrics import (
+from mnist_cli.evaluate.metrics import (
     Confusion,
     class_scores,
     confusion_matrix,
     most_confused,
+    score,
     wilson_interval,
     worst_mistakes,
 )

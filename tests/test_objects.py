@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_cli.objects import preparer_for, to_fashion
-from mnist_cli.preprocess import to_mnist
+from mnist_cli.predict.fashion import to_fashion
+from mnist_cli.predict.handwriting import to_mnist
+from mnist_cli.predict.pipeline import preparer_for
 
 
 def _article() -> np.ndarray:

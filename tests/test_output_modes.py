@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_cli import datasets
+from mnist_cli.data import catalog
 from tests.conftest import app
 
 ESCAPE = re.compile(r"\x1b\[([0-9;]*)m")
@@ -92,7 +92,7 @@ def test_quiet_keeps_errors(runner):
 def test_quiet_evaluate_drops_the_notes(runner, tiny, tiny_checkpoint, monkeypatch):
     Path("data", "mnist", "t10k-images-idx3-ubyte").unlink()  # evaluate will fetch it again
     mirrored = dataclasses.replace(tiny.dataset, mirrors=(f"file://{tiny.source}/",))
-    monkeypatch.setitem(datasets.DATASETS, "mnist", mirrored)
+    monkeypatch.setitem(catalog.DATASETS, "mnist", mirrored)
     result = runner.invoke(app(), ["evaluate", "-q", "--errors", "e.png"])
     assert result.exit_code == 0, result.output
     assert result.stderr == ""

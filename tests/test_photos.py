@@ -16,7 +16,8 @@ COUNT = 200
 
 
 def test_preprocessing_reads_photos_that_a_plain_resize_cannot(runner, real_mnist, tmp_path):
-    from mnist_cli.datasets import MNIST, load_split
+    from mnist_cli.data.catalog import MNIST
+    from mnist_cli.data.store import load_split
 
     imported = runner.invoke(app(), ["download", "--from", str(real_mnist)])
     assert imported.exit_code == 0, imported.output

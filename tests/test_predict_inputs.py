@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_cli.inputs import expand_inputs
+from mnist_cli.predict.sources import expand_sources
 from tests.conftest import app, synthetic_split, train_mlp
 from tests.test_images import _encode, _paper_digit
 
@@ -35,7 +35,7 @@ def test_directories_patterns_and_files_expand_in_order(tmp_path):
     Path("photos/inner").mkdir()
     Image.new("L", (5, 5)).save("photos/inner/deep.png")
     Image.new("L", (5, 5)).save("single.PNG")
-    names = [s.name for s in expand_inputs(["single.PNG", "photos", "photos/*-1.png"], _no_stdin)]
+    names = [s.name for s in expand_sources(["single.PNG", "photos", "photos/*-1.png"], _no_stdin)]
     assert names == [
         "single.PNG",
         "photos/digit-0.png",
@@ -43,13 +43,13 @@ def test_directories_patterns_and_files_expand_in_order(tmp_path):
         "photos/digit-2.png",
         "photos/digit-1.png",
     ]
-    deep = expand_inputs(["photos/**/*.png"], _no_stdin)
+    deep = expand_sources(["photos/**/*.png"], _no_stdin)
     assert "photos/inner/deep.png" in [s.name for s in deep]
 
 
 def test_inputs_that_name_nothing_carry_their_error(tmp_path):
     Path("empty").mkdir()
-    sources = expand_inputs(["empty", "nothing-*.png", "missing.png"], _no_stdin)
+    sources = expand_sources(["empty", "nothing-*.png", "missing.png"], _no_stdin)
     assert [s.error is not None for s in sources] == [True, True, False]
     assert "no images in this directory" in sources[0].error
     assert "no file matches" in sources[1].error
@@ -58,7 +58,7 @@ def test_inputs_that_name_nothing_carry_their_error(tmp_path):
 
 def test_stdin_is_read_once():
     calls = []
-    sources = expand_inputs(["-", "-"], lambda: calls.append(1) or b"bytes")
+    sources = expand_sources(["-", "-"], lambda: calls.append(1) or b"bytes")
     assert calls == [1]
     assert sources[0].data == b"bytes" and sources[0].name == "stdin"
     assert "given twice" in sources[1].error

@@ -13,8 +13,8 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from mnist_cli.errors import ImageError
-from mnist_cli.images import read_image
-from mnist_cli.preprocess import to_mnist
+from mnist_cli.predict.handwriting import to_mnist
+from mnist_cli.predict.read import read_image
 from tests.test_images import _check_mnist_like, _encode, _paper_digit
 
 
@@ -77,7 +77,8 @@ def test_thin_pen_strokes_are_thickened_like_mnist():
 
 def test_mnist_digits_stay_as_they_are(real_mnist, runner):
     """Preprocessing an image that is already MNIST-like changes it by little more than a shift."""
-    from mnist_cli.datasets import MNIST, load_split
+    from mnist_cli.data.catalog import MNIST
+    from mnist_cli.data.store import load_split
     from tests.conftest import app
 
     imported = runner.invoke(app(), ["download", "--from", str(real_mnist)])

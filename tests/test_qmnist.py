@@ -11,11 +11,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mnist_cli import datasets
-from mnist_cli.catalog import QMNIST, QMNIST10K
-from mnist_cli.datasets import dataset_dir, load_split
+from mnist_cli.data import catalog
+from mnist_cli.data.catalog import QMNIST, QMNIST10K
+from mnist_cli.data.idx import parse_qmnist_labels
+from mnist_cli.data.store import dataset_dir, load_split
 from mnist_cli.errors import DataError
-from mnist_cli.idx import parse_qmnist_labels
 from tests.conftest import app, idx_bytes
 from tests.siblings import qmnist_label_bytes, register
 
@@ -109,7 +109,7 @@ def test_both_entries_share_one_download(runner, qmnist_source):
     compat = runner.invoke(app(), ["download", "--dataset", "qmnist10k"])
     assert compat.exit_code == 0, compat.output
     assert compat.stdout.count("already there") == 4
-    qmnist, qmnist10k = datasets.DATASETS["qmnist"], datasets.DATASETS["qmnist10k"]
+    qmnist, qmnist10k = catalog.DATASETS["qmnist"], catalog.DATASETS["qmnist10k"]
     assert dataset_dir(qmnist, "data") == dataset_dir(qmnist10k, "data")
 
     images, labels = load_split(qmnist, "data", "test")
@@ -124,7 +124,7 @@ def test_both_entries_share_one_download(runner, qmnist_source):
 
 def test_a_test_file_shorter_than_the_compat_split_is_refused(qmnist_source, monkeypatch, runner):
     runner.invoke(app(), ["download", "--dataset", "qmnist", "--from", str(qmnist_source)])
-    short = dataclasses.replace(datasets.DATASETS["qmnist10k"], test_rows=1000)
+    short = dataclasses.replace(catalog.DATASETS["qmnist10k"], test_rows=1000)
     with pytest.raises(DataError, match="300 images, fewer than the 1,000"):
         load_split(short, "data", "test")
 

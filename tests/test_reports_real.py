@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from mnist_cli import datasets
+from mnist_cli.data import catalog
 from tests.conftest import REAL_MNIST, app
 
 pytestmark = pytest.mark.real_data
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.real_data
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory) -> dict:
     """An mlp trained for one epoch on the real MNIST (one run shared by this module's tests)."""
-    if not all((REAL_MNIST / f"{f.name}.gz").is_file() for f in datasets.MNIST.files):
+    if not all((REAL_MNIST / f"{f.name}.gz").is_file() for f in catalog.MNIST.files):
         pytest.skip(f"the real MNIST files are not in {REAL_MNIST}")
     folder = tmp_path_factory.mktemp("real-run")
     data, checkpoint = folder / "data", folder / "ckpt.pt"

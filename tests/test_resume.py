@@ -60,7 +60,7 @@ def test_one_epoch_then_resume_to_two_equals_two_straight(runner, tiny_data):
 
 def test_sigterm_at_an_epoch_end_then_resume_is_exact(runner, tiny_data, monkeypatch):
     assert _train(runner, *ADAMW, "--epochs", "3", "--checkpoint", "straight.pt").exit_code == 0
-    from mnist_cli import training
+    from mnist_cli.train import loop as training
 
     with monkeypatch.context() as patch:
         _signal_on_call(patch, training, "evaluate", call=1)  # during epoch 1's test pass
@@ -80,7 +80,7 @@ def test_ctrl_c_in_the_middle_of_an_epoch_then_resume_is_exact(
     runner, tiny_data, monkeypatch, options
 ):
     assert _train(runner, *options, "--epochs", "2", "--checkpoint", "straight.pt").exit_code == 0
-    from mnist_cli import training
+    from mnist_cli.train import loop as training
 
     # 19 steps an epoch, and one loss for the test pass: the 27th is step 7 of epoch 2.
     with monkeypatch.context() as patch:
@@ -97,7 +97,7 @@ def test_ctrl_c_in_the_middle_of_an_epoch_then_resume_is_exact(
 
 
 def test_a_second_signal_interrupts_at_once(runner, tiny_data, monkeypatch):
-    from mnist_cli import training
+    from mnist_cli.train import loop as training
 
     assert _train(runner, *SGD, "--epochs", "1").exit_code == 0
     before = Path("ckpt.pt").read_bytes()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mnist_cli.render import sparkline
-from mnist_cli.run_record import read_record, record_path
+from mnist_cli.cli.report import sparkline
+from mnist_cli.train.record import read_record, record_path
 from tests.conftest import app
 
 KEYS = {"epoch", "train_loss", "test_loss", "test_accuracy", "lr", "seconds"}  # at least these
@@ -29,7 +29,7 @@ def test_record_has_a_line_per_epoch_matching_the_history(runner, tiny_data):
 
 
 def test_record_lines_are_written_as_each_epoch_ends(runner, tiny_data, monkeypatch):
-    from mnist_cli import training
+    from mnist_cli.train import loop as training
 
     seen = []
     real_evaluate = training.evaluate
@@ -52,7 +52,7 @@ def test_a_fresh_run_replaces_an_old_record(runner, tiny_data):
 def test_an_interrupted_fresh_run_keeps_the_old_record_with_its_checkpoint(
     runner, tiny_data, monkeypatch
 ):
-    from mnist_cli import training
+    from mnist_cli.train import loop as training
 
     assert _train(runner, "--epochs", "2").exit_code == 0
     old = Path("ckpt.jsonl").read_text()

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mnist_cli import datasets
-from mnist_cli.catalog import DATASETS, FASHION_MNIST, KMNIST, MNIST
 from mnist_cli.config import DatasetName
-from mnist_cli.datasets import LABEL_READERS, checksum_path, load_split, missing_files
+from mnist_cli.data import catalog, store
+from mnist_cli.data.catalog import DATASETS, FASHION_MNIST, KMNIST, MNIST
+from mnist_cli.data.store import LABEL_READERS, checksum_path, load_split, missing_files
 from mnist_cli.errors import DataError
-from mnist_cli.objects import PREPARERS
+from mnist_cli.predict.pipeline import PREPARERS
 from tests.conftest import app
 from tests.siblings import register, sibling_contents
 
@@ -89,7 +89,7 @@ def test_datasets_live_side_by_side_and_checkpoints_remember_theirs(runner, two_
     assert as_json["dataset"] == "fashion-mnist"
     assert list(as_json["per_class_accuracy"]) == list(FASHION_MNIST.class_names)
 
-    images, _ = load_split(datasets.DATASETS["fashion-mnist"], two_datasets, "test")
+    images, _ = load_split(catalog.DATASETS["fashion-mnist"], two_datasets, "test")
     Image.fromarray(images[3].numpy()).save("article.png")
     command = ["predict", "article.png", "--checkpoint", "fashion-mnist.pt", "--no-preprocess"]
     answer = json.loads(runner.invoke(app(), [*command, "--json"]).stdout)[0]
@@ -140,12 +140,12 @@ def test_original_gz_is_accepted_and_its_content_md5_recorded(runner, kmnist_sou
     result = _download_kmnist(runner, kmnist_source)
     assert result.exit_code == 0, result.output
     assert "all files verified (MD5 of the original .gz)" in result.stdout
-    kmnist = datasets.DATASETS["kmnist"]
+    kmnist = catalog.DATASETS["kmnist"]
     for datafile, content in sibling_contents(kmnist).items():
         path = Path("data/kmnist") / datafile
         assert path.read_bytes() == content
         md5, name = checksum_path(path).read_text().split()
-        assert (md5, name) == (datasets.md5_of(content), datafile)  # md5sum -c reads it
+        assert (md5, name) == (store.md5_of(content), datafile)  # md5sum -c reads it
     images, labels = load_split(kmnist, "data", "train")
     assert images.shape == (600, 28, 28) and labels.tolist()[:3] == [0, 1, 2]
     again = _download_kmnist(runner, kmnist_source)
@@ -174,7 +174,7 @@ def test_an_extracted_file_is_refused(runner, kmnist_source):
 
 def test_damage_or_a_lost_record_is_caught_then_repaired(runner, kmnist_source):
     assert _download_kmnist(runner, kmnist_source).exit_code == 0
-    kmnist = datasets.DATASETS["kmnist"]
+    kmnist = catalog.DATASETS["kmnist"]
     images_path = Path("data/kmnist") / kmnist.test_images.name
     damaged = bytearray(images_path.read_bytes())
     damaged[500] ^= 0xFF
@@ -195,7 +195,7 @@ def test_damage_or_a_lost_record_is_caught_then_repaired(runner, kmnist_source):
 
 @pytest.mark.parametrize("name", ["fashion-mnist", "kmnist", "qmnist"])
 def test_import_from_torchvision_layout(runner, tmp_path, monkeypatch, name):
-    folder = datasets.DATASETS[name].torchvision_folder
+    folder = catalog.DATASETS[name].torchvision_folder
     register(monkeypatch, name, tmp_path / "root" / folder / "raw")
     result = runner.invoke(app(), ["download", "--dataset", name, "--from", str(tmp_path / "root")])
     assert result.exit_code == 0, result.output

@@ -7,13 +7,15 @@ import math
 import pytest
 import torch
 
-from mnist_cli import runtime as runtime_module
-from mnist_cli.augment import Augmentation, augment
 from mnist_cli.config import TrainConfig
+from mnist_cli.data.catalog import MNIST
 from mnist_cli.errors import MnistError
 from mnist_cli.models import CNN
-from mnist_cli.runtime import Runtime, Stopwatch, plan_runtime, prepare_inputs, prepare_model
-from mnist_cli.training import _train_epoch, one_cycle
+from mnist_cli.train import runtime as runtime_module
+from mnist_cli.train.augment import Augmentation, augment
+from mnist_cli.train.loop import TrainData, _Run, _train_epoch
+from mnist_cli.train.optim import one_cycle
+from mnist_cli.train.runtime import Runtime, Stopwatch, in_layout, plan_runtime, prepare_model
 from tests.conftest import app
 
 BACKGROUND = -0.4242
@@ -100,17 +102,25 @@ def test_the_gpu_recipe_runs_on_the_cpu():
     torch.manual_seed(0)
     net = prepare_model(CNN(width=4, hidden=16), runtime)
     assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
-    inputs = prepare_inputs(_digits(64), runtime)
+    inputs = in_layout(_digits(64), runtime)
     labels = torch.arange(64) % 10
     config = TrainConfig(batch_size=16, augment=True)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-2)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     before = net[0].weight.detach().clone()
     steps = []
-    loss = _train_epoch(
-        net, optimizer, schedule, (inputs, labels, BACKGROUND), torch.Generator().manual_seed(0),
-        config, runtime, lambda done, total, loss: steps.append(done),
-    )  # fmt: skip
+    run = _Run(
+        config=config,
+        runtime=runtime,
+        dataset=MNIST,
+        model=net,
+        net=net,
+        optimizer=optimizer,
+        schedule=schedule,
+        generator=torch.Generator().manual_seed(0),
+        on_step=lambda done, total, loss: steps.append(done),
+    )
+    loss = _train_epoch(run, TrainData(inputs, labels, BACKGROUND))
     assert math.isfinite(loss) and steps[-1] == 4
     assert not torch.equal(before, net[0].weight)
     assert net[0].weight.dtype == torch.float32  # autocast computes in bf16, keeps fp32 weights

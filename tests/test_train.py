@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_cli import datasets
 from mnist_cli.checkpoint import load_checkpoint
+from mnist_cli.data import catalog
 from tests.conftest import app
 
 
@@ -91,7 +91,7 @@ def test_exercise_recipe_options_are_accepted(runner, tiny_data):
 
 def test_downloads_missing_data_first_and_says_so(runner, tiny, serve, monkeypatch):
     mirrored = dataclasses.replace(tiny.dataset, mirrors=(serve(tiny.source),))
-    monkeypatch.setitem(datasets.DATASETS, "mnist", mirrored)
+    monkeypatch.setitem(catalog.DATASETS, "mnist", mirrored)
     result = _train(runner, "--model", "mlp", "--epochs", "1", "--json")
     assert result.exit_code == 0, result.output
     assert "downloading it first" in result.stderr
@@ -116,7 +116,7 @@ def test_asking_for_cuda_without_it(runner, tiny_data):
 
 
 def test_ctrl_c_keeps_the_last_finished_epoch(runner, tiny_data, monkeypatch):
-    from mnist_cli import training
+    from mnist_cli.train import loop as training
 
     real_evaluate = training.evaluate
     calls = []
@@ -142,9 +142,9 @@ def test_divergence_is_reported(runner, tiny_data):
 
 
 def test_checkpoint_mistakes_fail_before_any_epoch(runner, tiny_data, monkeypatch):
-    from mnist_cli import training
+    from mnist_cli.train import loop as training
 
-    monkeypatch.setattr(training, "load_inputs", lambda *a: pytest.fail("data was loaded"))
+    monkeypatch.setattr(training, "load_normalised", lambda *a: pytest.fail("data was loaded"))
     Path("a-folder").mkdir()
     result = _train(runner, "--checkpoint", "a-folder")
     assert result.exit_code == 1

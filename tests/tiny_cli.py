@@ -8,9 +8,9 @@ import hashlib
 import sys
 from pathlib import Path
 
-from mnist_cli import datasets
-from mnist_cli.cli import app
-from mnist_cli.datasets import DataFile, Dataset
+from mnist_cli.cli.app import app
+from mnist_cli.data import catalog
+from mnist_cli.data.catalog import DataFile, Dataset
 
 
 def tiny_dataset(contents: dict[str, bytes], mirrors: tuple[str, ...]) -> Dataset:
@@ -20,7 +20,7 @@ def tiny_dataset(contents: dict[str, bytes], mirrors: tuple[str, ...]) -> Datase
         md5 = hashlib.md5(content).hexdigest()
         files[name] = DataFile(name, len(content), md5, md5)
     return dataclasses.replace(
-        datasets.MNIST,
+        catalog.MNIST,
         train_images=files["train-images-idx3-ubyte"],
         train_labels=files["train-labels-idx1-ubyte"],
         test_images=files["t10k-images-idx3-ubyte"],
@@ -32,8 +32,7 @@ def tiny_dataset(contents: dict[str, bytes], mirrors: tuple[str, ...]) -> Datase
 if __name__ == "__main__":
     source = Path(sys.argv[1])
     contents = {
-        f.name: gzip.decompress((source / f"{f.name}.gz").read_bytes())
-        for f in datasets.MNIST.files
+        f.name: gzip.decompress((source / f"{f.name}.gz").read_bytes()) for f in catalog.MNIST.files
     }
-    datasets.DATASETS["mnist"] = tiny_dataset(contents, mirrors=("http://127.0.0.1:9/",))
+    catalog.DATASETS["mnist"] = tiny_dataset(contents, mirrors=("http://127.0.0.1:9/",))
     app(args=sys.argv[2:], prog_name="mnist")

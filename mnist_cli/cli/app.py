@@ -1,32 +1,44 @@
-"""The `mnist` app itself: the Typer object, the options several commands share, and the one
-place where errors become a red line and an exit code. Each command lives in its own module of
-this package; torch is imported inside the commands, so that `mnist --help` stays fast.
+"""The `mnist` app: the Typer object, its global options, and the commands, registered here in
+the order of the workflow. Each command lives in its own module of this package and imports torch
+inside its function, so that `mnist --help` stays fast.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import traceback
-from contextlib import contextmanager
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
-from mnist_cli import __version__, render
-from mnist_cli.config import (
-    DATA_DIR_ENV,
-    DEFAULT_DATA_DIR,
-    TrainConfig,
-)
-from mnist_cli.errors import MnistError
+from mnist_cli import __version__
+from mnist_cli.cli import download, evaluate, info, predict, train
+from mnist_cli.cli.output import Output
 
-DEFAULTS = TrainConfig()
+
+def _plain_flags(params: list) -> list:
+    """Typer shows `<bool>` beside every flag, as if it took a value: show nothing instead."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
 
 app = typer.Typer(
     name="mnist",
     help="The whole MNIST workflow in one command: download, train, evaluate, predict.",
     epilog="Start with [bold]mnist train[/]: it downloads the data if needed.",
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,  # tracebacks with locals can leak paths and data
@@ -34,80 +46,40 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-DATA_DIR = typer.Option(
-    DEFAULT_DATA_DIR, "--data-dir", envvar=DATA_DIR_ENV, help="Where the datasets live."
-)
-DEVICE = typer.Option(
-    DEFAULTS.device,
-    "--device",
-    help="auto picks cuda, then mps, then cpu.",
-)
-JSON = typer.Option(False, "--json", help="Print one JSON document on stdout and nothing else.")
-DATASET = typer.Option(
-    DEFAULTS.dataset,
-    "--dataset",
-    help="MNIST or a sibling; qmnist10k is QMNIST scored on its 10k MNIST-compatible test images.",
-)
-QUIET = typer.Option(False, "--quiet", "-q", help="No progress, no notes: results and errors only.")
+app.command("download", epilog=download.EXAMPLES, cls=_Command)(download.download)
+app.command("train", epilog=train.EXAMPLES, cls=_Command)(train.train)
+app.command("evaluate", epilog=evaluate.EXAMPLES, cls=_Command)(evaluate.evaluate)
+app.command("predict", epilog=predict.EXAMPLES, cls=_Command)(predict.predict)
+app.command("info", epilog=info.EXAMPLES, cls=_Command)(info.info)
+
+
+def _version(value: bool) -> None:
+    if value:
+        Console(highlight=False).print(f"mnist {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress, no notes: results and errors only.")
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of any error (as MNIST_DEBUG=1 does)."),
+    ] = False,
+) -> None:
+    """The whole MNIST workflow in one command: download, train, evaluate, predict."""
+    ctx.obj = Output.create(quiet=quiet, debug=debug)
 
 
 def main() -> None:
     """Entry point of the `mnist` script."""
     app()
-
-
-def _version(value: bool) -> None:
-    if value:
-        render.out.print(f"mnist {__version__}")
-        raise typer.Exit()
-
-
-_debug = {"on": False}  # set by --debug on every run of the app
-
-
-@app.callback()
-def root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-    quiet: bool = QUIET,
-    debug: bool = typer.Option(
-        False, "--debug", help="Show the traceback of any error (as MNIST_DEBUG=1 does)."
-    ),
-) -> None:
-    """The whole MNIST workflow in one command: download, train, evaluate, predict."""
-    render.configure(quiet_output=quiet)
-    _debug["on"] = debug or os.environ.get("MNIST_DEBUG", "") not in ("", "0")
-
-
-def apply_quiet(quiet: bool) -> None:
-    """A command's own --quiet, the same as `mnist --quiet COMMAND`."""
-    if quiet:
-        render.configure(quiet_output=True)
-
-
-@contextmanager
-def handled():
-    """Turn our errors, Ctrl-C and anything unexpected into one line on stderr and an exit code.
-    With --debug, the traceback comes first; the exit code stays the same."""
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except (MnistError, KeyboardInterrupt, Exception) as error:
-        if _debug["on"]:
-            traceback.print_exc()
-        if isinstance(error, MnistError):
-            render.error_line(str(error))
-            raise typer.Exit(error.exit_code) from None
-        if isinstance(error, KeyboardInterrupt):
-            render.error_line("interrupted")
-            raise typer.Exit(130) from None
-        render.error_line(
-            f"unexpected {type(error).__name__}: {error} (--debug shows the traceback)"
-        )
-        raise typer.Exit(1) from None
-
-
-def emit_json(document) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from mnist_cli import render
-from mnist_cli.cli.app import (
-    DATA_DIR,
-    DATASET,
+from mnist_cli.cli.download import ensure_data
+from mnist_cli.cli.options import (
+    DATA,
     DEFAULTS,
-    DEVICE,
-    JSON,
-    QUIET,
-    app,
-    apply_quiet,
-    emit_json,
-    handled,
+    MODEL,
+    OPTIMISATION,
+    OUTPUT,
+    RUNTIME,
+    DataDir,
+    Dataset,
+    Device,
+    Json,
+    Quiet,
+    choices,
 )
-from mnist_cli.cli.data import ensure_data
+from mnist_cli.cli.output import output_of
+from mnist_cli.cli.report import training_summary
 from mnist_cli.config import (
     DEFAULT_CHECKPOINT,
+    DEFAULT_DATA_DIR,
     DEFAULT_LR,
     DEFAULT_SCHEDULE,
-    DatasetName,
-    DeviceName,
     ModelName,
     OptimizerName,
     PrecisionName,
@@ -34,80 +37,181 @@ from mnist_cli.config import (
     TrainConfig,
 )
 
-
-def _per_optimizer(defaults: dict) -> str:
-    return ", ".join(f"{value} with {name}" for name, value in defaults.items())
-
-
-@app.command(
-    epilog="Examples:\n\n"
+EXAMPLES = (
+    "Examples:\n\n"
     "  mnist train\n\n"
     "  mnist train --epochs 40 --device cuda --plot curves.png\n\n"
     "  mnist train --dataset fashion-mnist\n\n"
     "  mnist train --model mlp --optimizer sgd --lr 0.01 --batch-size 64 --epochs 40"
     " --no-augment --label-smoothing 0   (the classic exercise)"
 )
-def train(
-    ctx: typer.Context,
-    dataset: DatasetName = DATASET,
-    data_dir: Path = DATA_DIR,
-    model: ModelName = typer.Option(DEFAULTS.model, "--model", help="Network to train."),
-    epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", min=1, help="Passes over the data."),
-    batch_size: int = typer.Option(DEFAULTS.batch_size, "--batch-size", min=1),
-    optimizer: OptimizerName = typer.Option(
-        DEFAULTS.optimizer, "--optimizer", help="sgd is plain gradient descent, as in the exercise."
+
+
+def _per_optimizer(defaults: dict) -> str:
+    return ", ".join(f"{value} with {name}" for name, value in defaults.items())
+
+
+def _option(*names: str, panel: str, **settings) -> typer.models.OptionInfo:
+    return typer.Option(*names, rich_help_panel=panel, **settings)
+
+
+ModelOption = Annotated[
+    ModelName,
+    _option("--model", metavar="NAME", panel=MODEL, help=f"{choices(ModelName)}: the network."),
+]
+Epochs = Annotated[
+    int, _option("--epochs", min=1, metavar="N", panel=OPTIMISATION, help="Passes over the data.")
+]
+BatchSize = Annotated[
+    int,
+    _option(
+        "--batch-size", min=1, metavar="N", panel=OPTIMISATION, help="Images per optimiser step."
     ),
-    lr: float | None = typer.Option(
-        None, "--lr", min=0.0, help=f"Peak learning rate. \\[default: {_per_optimizer(DEFAULT_LR)}]"
+]
+Optimizer = Annotated[
+    OptimizerName,
+    _option(
+        "--optimizer",
+        metavar="NAME",
+        panel=OPTIMISATION,
+        help=f"{choices(OptimizerName)}; sgd is plain gradient descent, as in the exercise.",
     ),
-    schedule: ScheduleName | None = typer.Option(
-        None,
+]
+LearningRate = Annotated[
+    float | None,
+    _option(
+        "--lr",
+        min=0.0,
+        metavar="RATE",
+        panel=OPTIMISATION,
+        help=f"Peak learning rate. \\[default: {_per_optimizer(DEFAULT_LR)}]",
+    ),
+]
+Schedule = Annotated[
+    ScheduleName | None,
+    _option(
         "--schedule",
+        metavar="NAME",
+        panel=OPTIMISATION,
         help="onecycle warms up, then anneals to zero; constant keeps --lr."
         f" \\[default: {_per_optimizer(DEFAULT_SCHEDULE)}]",
     ),
-    weight_decay: float = typer.Option(
-        DEFAULTS.weight_decay, "--weight-decay", min=0.0, help="AdamW's decoupled weight decay."
+]
+WeightDecay = Annotated[
+    float,
+    _option(
+        "--weight-decay",
+        min=0.0,
+        metavar="RATE",
+        panel=OPTIMISATION,
+        help="AdamW's decoupled weight decay.",
     ),
-    augment: bool = typer.Option(
-        DEFAULTS.augment, help="Randomly rotate, zoom and shift each training batch a little."
+]
+Augment = Annotated[
+    bool,
+    _option(
+        "--augment/--no-augment",
+        panel=DATA,
+        help="Randomly rotate, zoom and shift each training batch a little.",
     ),
-    label_smoothing: float = typer.Option(
-        DEFAULTS.label_smoothing, "--label-smoothing", min=0.0, max=0.99
+]
+LabelSmoothing = Annotated[
+    float,
+    _option(
+        "--label-smoothing",
+        metavar="SHARE",
+        min=0.0,
+        max=0.99,
+        panel=OPTIMISATION,
+        help="Share of each target spread over the other classes.",
     ),
-    device: DeviceName = DEVICE,
-    threads: int | None = typer.Option(
-        None, "--threads", min=1, help="CPU threads. \\[default: one per available core]"
+]
+Threads = Annotated[
+    int | None,
+    _option(
+        "--threads",
+        min=1,
+        metavar="N",
+        panel=RUNTIME,
+        help="CPU threads. \\[default: one per free core]",
     ),
-    precision: PrecisionName = typer.Option(
-        DEFAULTS.precision, "--precision", help="auto is bf16 autocast on CUDA, fp32 elsewhere."
+]
+Precision = Annotated[
+    PrecisionName,
+    _option(
+        "--precision",
+        metavar="NAME",
+        panel=RUNTIME,
+        help=f"{choices(PrecisionName)}; auto is bf16 autocast on CUDA, fp32 elsewhere.",
     ),
-    compile_model: bool = typer.Option(
-        DEFAULTS.compile, "--compile", help="torch.compile the model: slower start, faster steps."
+]
+Compile = Annotated[
+    bool,
+    _option(
+        "--compile", panel=RUNTIME, help="torch.compile the model: slower start, faster steps."
     ),
-    seed: int = typer.Option(
-        DEFAULTS.seed, "--seed", help="Same seed and --threads, same run (on the CPU)."
+]
+Seed = Annotated[
+    int,
+    _option(
+        "--seed", metavar="N", panel=MODEL, help="Same seed and --threads, same run (on the CPU)."
     ),
-    checkpoint: Path = typer.Option(
-        DEFAULT_CHECKPOINT,
+]
+CheckpointPath = Annotated[
+    Path,
+    _option(
         "--checkpoint",
+        metavar="FILE",
+        panel=OUTPUT,
         help="Written after every epoch, with a line per epoch in the .jsonl beside it.",
     ),
-    plot: Path | None = typer.Option(
-        None, "--plot", help="Draw the learning curves into this PNG (needs matplotlib)."
+]
+Plot = Annotated[
+    Path | None,
+    _option(
+        "--plot",
+        metavar="FILE",
+        panel=OUTPUT,
+        help="Draw the learning curves into this PNG (needs matplotlib).",
     ),
-    resume: bool = typer.Option(
-        False,
+]
+Resume = Annotated[
+    bool,
+    _option(
         "--resume",
-        help="Go on with the run saved at --checkpoint, exactly where it stopped."
-        " Only --epochs (with --schedule constant), --device, --threads, --precision and"
-        " --compile may change.",
+        panel=OUTPUT,
+        help="Go on with the run saved at --checkpoint, exactly where it stopped. Only --epochs"
+        " (with --schedule constant), --device, --threads, --precision and --compile may change.",
     ),
-    as_json: bool = JSON,
-    quiet: bool = QUIET,
+]
+
+
+def train(
+    ctx: typer.Context,
+    dataset: Dataset = DEFAULTS.dataset,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    augment: Augment = DEFAULTS.augment,
+    model: ModelOption = DEFAULTS.model,
+    seed: Seed = DEFAULTS.seed,
+    epochs: Epochs = DEFAULTS.epochs,
+    batch_size: BatchSize = DEFAULTS.batch_size,
+    optimizer: Optimizer = DEFAULTS.optimizer,
+    lr: LearningRate = None,
+    schedule: Schedule = None,
+    weight_decay: WeightDecay = DEFAULTS.weight_decay,
+    label_smoothing: LabelSmoothing = DEFAULTS.label_smoothing,
+    device: Device = DEFAULTS.device,
+    threads: Threads = None,
+    precision: Precision = DEFAULTS.precision,
+    compile_model: Compile = DEFAULTS.compile,
+    checkpoint: CheckpointPath = DEFAULT_CHECKPOINT,
+    resume: Resume = False,
+    plot: Plot = None,
+    as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train a classifier and save it as a checkpoint after every epoch."""
-    apply_quiet(quiet)
+    output = output_of(ctx, quiet)
     config = TrainConfig(
         dataset=dataset,
         model=model,
@@ -125,31 +229,34 @@ def train(
         precision=precision,
         compile=compile_model,
     )
-    report = render.err if as_json else render.out
-    with handled():
-        from mnist_cli.datasets import get_dataset
-        from mnist_cli.interrupts import stop_on_signals
-        from mnist_cli.plot import check_plot, plot_history
-        from mnist_cli.render_progress import TrainDisplay
-        from mnist_cli.training import train as run_training
+    with output.handled():
+        from mnist_cli.cli.plot import check_plot, plot_history
+        from mnist_cli.cli.progress import TrainDisplay
+        from mnist_cli.data.store import get_dataset
+        from mnist_cli.train.interrupts import stop_on_signals
+        from mnist_cli.train.loop import train as run_training
 
         resumed = None
         if resume:
-            from mnist_cli.resume import resumed_run
+            from mnist_cli.train.resume import resumed_run
 
             config, resumed = resumed_run(checkpoint, _given(ctx, config))
         done = len(resumed.history) if resumed else 0
         if plot:
             check_plot(plot)  # before training: a missing matplotlib must not cost a run
-        ensure_data(get_dataset(config.dataset), data_dir, quiet=False)
-        with TrainDisplay(config.epochs, report, done) as display, stop_on_signals() as stop:
+        ensure_data(output, get_dataset(config.dataset), data_dir, quiet=False)
+        report = output.err if as_json else output.out
+        with (
+            TrainDisplay(output, config.epochs, report, done) as display,
+            stop_on_signals() as stop,
+        ):
             result = run_training(
                 config, data_dir, checkpoint, display.step, display.end_epoch, stop, resume=resumed
             )
         if plot:
             plot_history(result.history, plot)
     if as_json:
-        emit_json(
+        output.json(
             {
                 "test_accuracy": result.final.test_accuracy,
                 "test_loss": result.final.test_loss,
@@ -165,9 +272,9 @@ def train(
             }
         )
         return
-    render.training_summary(config.model, result)
+    training_summary(output, config.model, result)
     if plot:
-        render.note(f"learning curves in {plot}")
+        output.note(f"learning curves in {plot}")
 
 
 # A config field -> the name of train()'s parameter, where the two differ.

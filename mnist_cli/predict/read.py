@@ -1,6 +1,6 @@
-"""Reading a user's image safely: an allow-list of formats, caps on size, every colour mode.
-
-What is done to the pixels next, to make them look like MNIST, is in preprocess.py.
+"""Reading a user's image safely: an allow-list of formats, caps on size, every colour mode, to a
+grey array; and resizing such arrays. What is done to the pixels next, to make them look like the
+training images, is in handwriting.py (digits) and fashion.py (articles).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from mnist_cli.errors import ImageError
 ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is fine; a decompression bomb is not
 MAX_FILE_BYTES = 100 * 1024 * 1024
+SIDE = 28  # the side of every model input
 
 
 def read_image(source: Path | bytes, name: str | None = None) -> Image.Image:
@@ -78,3 +79,11 @@ def to_grey(image: Image.Image) -> np.ndarray:
     except (ValueError, OSError) as error:
         raise ImageError(f"cannot read colour mode {image.mode}: {error}") from None
     return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def resize(
+    grey: np.ndarray, width: int, height: int, method=Image.Resampling.LANCZOS
+) -> np.ndarray:
+    """A grey array in [0, 1] resized to width x height, still in [0, 1]."""
+    resized = Image.fromarray(grey.astype(np.float32), mode="F").resize((width, height), method)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)

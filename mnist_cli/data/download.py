@@ -1,55 +1,35 @@
-"""Fetching a dataset's files from mirrors or a local folder, verified before they are kept.
-
-Bytes are streamed through gunzip into `<file>.part`, capped at the expected size and checked
-against the MD5 of the decompressed content; only then is the file moved into place. So a
-recompressed copy is accepted, a wrong or truncated one is refused, and no half-written file
-ever looks valid. Where the content's MD5 is not published (KMNIST, QMNIST), the .gz bytes must
-match the published .gz MD5 instead, and the content's MD5 is then recorded beside the file.
-Every request has a connect and a read timeout; a failure that may pass (a
+"""Fetching a dataset's files from mirrors or a local folder; each file is verified before it is
+kept (extract.py). Every request has a connect and a read timeout; a failure that may pass (a
 timeout, a dropped connection, a server error) is retried with backoff, then the next mirror is
 tried, as it is at once for a refusal (HTTP 4xx) or bytes that fail verification.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import http.client
-import io
-import os
 import time
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from mnist_cli import __version__
-from mnist_cli.datasets import (
-    DataFile,
-    Dataset,
-    dataset_dir,
-    download_command,
-    file_is_valid,
-    record_md5,
+from mnist_cli.data.catalog import DataFile, Dataset
+from mnist_cli.data.extract import (
+    BY_CONTENT,
+    CountingReader,
+    WrongContent,
+    extract_verified,
+    verified_by,
 )
+from mnist_cli.data.store import dataset_dir, download_command, file_is_valid
 from mnist_cli.errors import DataError
 
 # on_progress(file_name, bytes_done, bytes_total or None)
 ProgressFn = Callable[[str, int, "int | None"], None]
 
-GZIP_MAGIC = b"\x1f\x8b"
-CHUNK = 1 << 16
 URL_SCHEMES = ("http://", "https://", "file://")
-BY_CONTENT = "MD5 of the decompressed content"
-BY_GZ = "MD5 of the original .gz"
-
-
-def verified_by(datafile: DataFile) -> str:
-    """What a file of this kind is checked against."""
-    return BY_CONTENT if datafile.md5 else BY_GZ
 
 
 @dataclass(frozen=True)
@@ -65,10 +45,6 @@ class NetworkPolicy:
 DEFAULT_POLICY = NetworkPolicy()
 
 
-class _WrongContent(DataError):
-    """The bytes arrived but are not the expected file: retrying the same mirror cannot help."""
-
-
 @dataclass(frozen=True)
 class FileResult:
     """What happened to one file: 'present' (already there and verified), 'downloaded' or
@@ -79,76 +55,6 @@ class FileResult:
     source: str
     size: int
     verified_by: str = BY_CONTENT  # or BY_GZ
-
-
-class _CountingReader(io.RawIOBase):
-    """Wraps a byte stream, reports how many bytes have been read from it and hashes them."""
-
-    def __init__(self, stream: BinaryIO, report: Callable[[int], None]):
-        self._stream = stream
-        self._report = report
-        self._done = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)  # of the raw bytes, e.g. the .gz file
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        self.md5.update(data)
-        self._done += len(data)
-        self._report(self._done)
-        return len(data)
-
-
-def _check_original_gz(stream: _CountingReader, datafile: DataFile, gzipped: bool) -> None:
-    """For a file whose content MD5 is unknown: the bytes read must be the published .gz."""
-    if not gzipped:
-        raise _WrongContent(
-            f"{datafile.name}: only the MD5 of its original .gz is published, so it cannot be"
-            " verified once extracted: give the .gz file"
-        )
-    while stream.read(CHUNK):  # what gunzip left unread still belongs to the .gz file
-        pass
-    if stream.md5.hexdigest() != datafile.gz_md5:
-        raise _WrongContent(f"{datafile.name}.gz: checksum mismatch (not the original .gz file)")
-
-
-def _extract_verified(stream: _CountingReader, datafile: DataFile, target: Path) -> None:
-    """Gunzip (if gzipped) `stream` into target's .part, verify it, then move it into place."""
-    buffered = io.BufferedReader(stream, CHUNK)
-    gzipped = buffered.peek(2)[:2] == GZIP_MAGIC
-    if datafile.md5 is None and not gzipped:
-        _check_original_gz(stream, datafile, gzipped)  # refuses before reading it all
-    source = gzip.GzipFile(fileobj=buffered) if gzipped else buffered
-    part = target.with_name(target.name + ".part")
-    digest = hashlib.md5(usedforsecurity=False)
-    written = 0
-    try:
-        with open(part, "wb") as out:
-            while chunk := source.read(CHUNK):
-                written += len(chunk)
-                if written > datafile.size:
-                    raise _WrongContent(
-                        f"{datafile.name}: more data than the expected {datafile.size:,} bytes"
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if written != datafile.size:
-            raise DataError(f"{datafile.name}: got {written:,} bytes, expected {datafile.size:,}")
-        if datafile.md5 is None:
-            _check_original_gz(stream, datafile, gzipped)
-            record_md5(target, digest.hexdigest())  # before the file: never one without it
-        elif digest.hexdigest() != datafile.md5:
-            raise _WrongContent(f"{datafile.name}: checksum mismatch (not the original file)")
-        os.replace(part, target)
-    except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"{datafile.name}: {error}") from None
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def _with_read_timeout(base: type, seconds: float) -> type:
@@ -188,7 +94,7 @@ def _fetch(url, datafile, target, on_progress, policy: NetworkPolicy) -> None:
             if on_progress:
                 on_progress(datafile.name, done, total)
 
-        _extract_verified(_CountingReader(response, report), datafile, target)
+        extract_verified(CountingReader(response, report), datafile, target)
 
 
 def _find_local(source_dir: Path, dataset: Dataset, datafile: DataFile) -> Path | None:
@@ -229,7 +135,7 @@ def _try_mirror(url, datafile, target, on_progress, policy: NetworkPolicy) -> st
             failure = f"HTTP {error.code}"
             if error.code < 500:
                 return failure  # not there, or not for us: asking again will not change it
-        except _WrongContent as error:
+        except WrongContent as error:
             return str(error)
         except DataError as error:
             failure = str(error)
@@ -280,7 +186,7 @@ def _import_one(
 
     try:
         with open(source, "rb") as stream:
-            _extract_verified(_CountingReader(stream, report), datafile, target)
+            extract_verified(CountingReader(stream, report), datafile, target)
     except OSError as error:
         raise DataError(f"cannot read {source}: {error.strerror or error}") from None
     return str(source)

@@ -1,5 +1,5 @@
-"""Preparing a photo of an object the way Fashion-MNIST's images were made, and choosing between
-that and the handwriting preparation of images.py by the dataset a checkpoint was trained on.
+"""Preparing a photo of an object the way Fashion-MNIST's images were made (digits are prepared
+by handwriting.py; pipeline.py chooses by the dataset a checkpoint was trained on).
 
 Fashion-MNIST (Xiao et al. 2017, section 2) took product photos on white, trimmed them to the
 article, resized the longest edge to 28 and centred the result in 28x28, then negated them: a
@@ -9,13 +9,11 @@ centre-of-mass step: the article's bounding box is fitted into the whole frame.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from PIL import Image
 
-from mnist_cli.images import to_grey
-from mnist_cli.preprocess import SIDE, _resize, to_mnist
+from mnist_cli.predict.handwriting import to_mnist
+from mnist_cli.predict.read import SIDE, resize, to_grey
 
 OBJECT_THRESHOLD = 0.1  # after removing the background, what counts as the article when cropping
 
@@ -31,9 +29,6 @@ def _border(grey: np.ndarray) -> np.ndarray:
             grey[:, -width:].ravel(),
         ]
     )
-
-
-Preparer = Callable[[Image.Image, bool], np.ndarray]
 
 
 def to_fashion(image: Image.Image, preprocess: bool = True) -> np.ndarray:
@@ -52,20 +47,8 @@ def to_fashion(image: Image.Image, preprocess: bool = True) -> np.ndarray:
     article = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     height, width = article.shape
     scale = SIDE / max(height, width)
-    fitted = _resize(article, max(1, round(width * scale)), max(1, round(height * scale)))
+    fitted = resize(article, max(1, round(width * scale)), max(1, round(height * scale)))
     field = np.zeros((SIDE, SIDE), dtype=np.float32)
     top, left = (SIDE - fitted.shape[0]) // 2, (SIDE - fitted.shape[1]) // 2
     field[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
     return field
-
-
-# Dataset.preprocessing -> how a user's photo becomes a model input.
-PREPARERS: dict[str, Preparer] = {"handwriting": to_mnist, "object": to_fashion}
-
-
-def preparer_for(dataset_name: str) -> Preparer:
-    """The preparation for photos of a dataset's classes; handwriting for an unknown dataset."""
-    from mnist_cli.datasets import find_dataset
-
-    dataset = find_dataset(dataset_name)
-    return PREPARERS[dataset.preprocessing] if dataset else to_mnist

@@ -1,6 +1,6 @@
 """The datasets the tool knows: MNIST and its siblings, each one entry holding everything that
 differs between them (files, checksums, mirrors, class names, normalisation, label format, how a
-user's photo is prepared). Pure data, no torch: `datasets.py` loads them, `download.py` fetches.
+user's photo is prepared). Pure data, no torch: `store.py` loads them, `download.py` fetches them.
 
 The .gz MD5s are the ones torchvision lists (torchvision/datasets/mnist.py). The MD5 of the
 decompressed content is known for MNIST and Fashion-MNIST (../shared/datasets/README.md), so their
@@ -21,7 +21,7 @@ class DataFile:
     size: int  # bytes once decompressed
     # MD5 of the decompressed content: accepts any faithful recompression. None where nobody
     # publishes it: then the .gz itself must match gz_md5, and the content's MD5 is recorded
-    # beside the extracted file when it is imported (see datasets.expected_md5).
+    # beside the extracted file when it is imported (see store.expected_md5).
     md5: str | None
     gz_md5: str  # MD5 of the public .gz file, as torchvision lists it
 
@@ -44,14 +44,16 @@ class Dataset:
     torchvision_folder: str = "MNIST"  # torchvision keeps the files in <root>/<this>/raw
     labels_format: str = "idx1-ubyte"  # or "qmnist": idx2 int32, n x 8, the class in column 0
     test_rows: int | None = None  # score on only the first rows of the test files
-    preprocessing: str = "handwriting"  # how predict prepares a photo: see images.py, objects.py
+    preprocessing: str = "handwriting"  # how predict prepares a photo: predict/pipeline.py
     class_noun: str = "digit"  # what a class is, in the tables: "accuracy per digit"
 
     @property
     def files(self) -> tuple[DataFile, ...]:
+        """All four, in the order they are fetched."""
         return (self.train_images, self.train_labels, self.test_images, self.test_labels)
 
     def split_files(self, split: str) -> tuple[DataFile, DataFile]:
+        """(images, labels) of the "train" or "test" split."""
         if split == "train":
             return self.train_images, self.train_labels
         if split == "test":
@@ -135,7 +137,7 @@ FASHION_MNIST = Dataset(
     mean=0.2860,
     std=0.3530,
     torchvision_folder="FashionMNIST",
-    preprocessing="object",  # photos of articles: no centre-of-mass step (see objects.py)
+    preprocessing="object",  # photos of articles: no centre-of-mass step (predict/fashion.py)
     class_noun="article",
 )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from mnist_cli.checkpoint import LoadedCheckpoint, load_checkpoint
+from mnist_cli.checkpoint import Checkpoint, load_checkpoint
 from mnist_cli.config import DEFAULT_DATA_DIR, TrainConfig
 from mnist_cli.errors import CheckpointError, MnistError
 
@@ -33,7 +33,12 @@ class EpochProgress:
     loss_sum: float = 0.0  # summed training loss of those steps
 
 
-def capture(optimizer, schedule, generator: torch.Generator, progress: EpochProgress | None):
+def capture(
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    progress: EpochProgress | None,
+) -> dict[str, Any]:
     """The state that, with the model's weights and the history, continues the run exactly."""
     cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
     return {
@@ -46,7 +51,12 @@ def capture(optimizer, schedule, generator: torch.Generator, progress: EpochProg
     }
 
 
-def restore(state, optimizer, schedule, generator: torch.Generator) -> EpochProgress | None:
+def restore(
+    state: dict[str, Any],
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+) -> EpochProgress | None:
     """Put back what `capture` saved; a state that does not fit raises a ValueError."""
     try:
         optimizer.load_state_dict(state["optimizer"])
@@ -64,18 +74,17 @@ def restore(state, optimizer, schedule, generator: torch.Generator) -> EpochProg
         raise ValueError(str(error).strip().splitlines()[0][:120] if str(error) else "") from None
 
 
-def resumed_run(path: Path, given: dict[str, Any]) -> tuple[TrainConfig, LoadedCheckpoint]:
+def resumed_run(path: Path, given: dict[str, Any]) -> tuple[TrainConfig, Checkpoint]:
     """The configuration to continue the run saved at `path`, given the flags the user passed
     (`given`: field name -> value). A flag that would change the run is refused."""
     loaded = load_checkpoint(path)
     if loaded.training is None:
         raise CheckpointError(f"{path} holds no training state to resume from")
-    try:
-        saved = TrainConfig(**loaded.config)
-    except TypeError:
+    saved = loaded.config
+    if saved is None:
         raise CheckpointError(
             f"{path} was written by another version of mnist: its run cannot be resumed"
-        ) from None
+        )
     for name, value in given.items():
         if name not in RESUMABLE and getattr(saved, name) != value:
             flag = "--" + name.replace("_", "-")
@@ -89,7 +98,7 @@ def resumed_run(path: Path, given: dict[str, Any]) -> tuple[TrainConfig, LoadedC
     return config, loaded
 
 
-def _check_length(config: TrainConfig, saved: TrainConfig, done: int, path) -> None:
+def _check_length(config: TrainConfig, saved: TrainConfig, done: int, path: Path) -> None:
     if config.epochs != saved.epochs and saved.schedule != "constant":
         raise MnistError(
             f"the {saved.schedule} schedule of {path} was planned for {saved.epochs} epochs: "

@@ -1,5 +1,6 @@
-"""The numbers behind an evaluation report: confusion matrix, per-class scores, the confidence
-interval of an accuracy, the most confused pairs and the most confident mistakes."""
+"""The numbers behind an evaluation report: `Metrics` (accuracy, loss, confusion matrix, per-class
+scores, the confidence interval of the accuracy), the most confused pairs and the most confident
+mistakes. Pure arithmetic on logits and labels: no model, no data loading."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 Z_95 = 1.959964  # two-sided 95% quantile of the standard normal
 
@@ -39,6 +41,40 @@ class Mistake:
     true: int
     predicted: int
     confidence: float  # the probability the model gave its (wrong) answer
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """How a model scores on a labelled set."""
+
+    accuracy: float  # fraction correct, in [0, 1]
+    loss: float  # mean cross-entropy
+    count: int  # images scored
+    correct: int
+    confusion: list[list[int]]  # rows are the true classes, columns the predictions
+    per_class: list[ClassScore]
+    accuracy_interval: tuple[float, float]  # 95% Wilson score interval of the accuracy
+
+    @property
+    def per_class_accuracy(self) -> list[float]:
+        """The share of each class read right: its recall."""
+        return [scores.recall for scores in self.per_class]
+
+
+def score(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Metrics:
+    """Every number of the report, counted from the confusion matrix of `logits`."""
+    labels = labels.to(logits.device)
+    confusion = confusion_matrix(logits.argmax(1), labels, num_classes)
+    correct = int(confusion.trace().item())
+    return Metrics(
+        accuracy=correct / len(labels),
+        loss=F.cross_entropy(logits.float(), labels).item(),
+        count=len(labels),
+        correct=correct,
+        confusion=confusion.tolist(),
+        per_class=class_scores(confusion),
+        accuracy_interval=wilson_interval(correct, len(labels)),
+    )
 
 
 def confusion_matrix(

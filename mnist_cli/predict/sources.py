@@ -51,7 +51,7 @@ def _pattern(pattern: str) -> list[Source]:
     return sources or [Source(pattern, error=f"{pattern}: no file matches this pattern")]
 
 
-def expand_inputs(arguments: list[str], read_stdin: Callable[[], bytes]) -> list[Source]:
+def expand_sources(arguments: list[str], read_stdin: Callable[[], bytes]) -> list[Source]:
     """One Source per image, in the order of the arguments; stdin is read at most once."""
     sources: list[Source] = []
     stdin_read = False

@@ -4,63 +4,71 @@ the confusion matrix with its large off-diagonal counts highlighted, the most co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mnist_cli import render
-from mnist_cli.metrics import most_confused
+from mnist_cli.cli.output import Output
+from mnist_cli.cli.report import percent
+from mnist_cli.evaluate.metrics import ClassScore, Metrics, most_confused
+
+if TYPE_CHECKING:
+    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.data.catalog import Dataset
 
 CONFUSED_PAIRS = 5  # pairs listed under the matrix
 
 
-def evaluation_report(checkpoint: Path, loaded, metrics, dataset=None) -> None:
+def evaluation_report(
+    output: Output, path: Path, checkpoint: Checkpoint, metrics: Metrics, dataset: Dataset | None
+) -> None:
     """`dataset`: the registry entry of the checkpoint's dataset (None if this version lacks it);
     it names the test set and what a class is ("digit", "article", "character")."""
     noun = dataset.class_noun if dataset else "class"
     test_set = f"the {dataset.title} test set" if dataset else "the test set"
-    render.out.print(_summary(f"{checkpoint} ({loaded.model_name}) on {test_set}", metrics))
-    render.out.print(_per_class(loaded.class_names, metrics.per_class, noun))
-    render.out.print(confusion_table(metrics.confusion, noun))
+    output.out.print(_summary(f"{path} ({checkpoint.model_name}) on {test_set}", metrics))
+    output.out.print(_per_class(checkpoint.class_names, metrics.per_class, noun))
+    output.out.print(confusion_table(metrics.confusion, noun))
     pairs = most_confused(metrics.confusion, CONFUSED_PAIRS)
     if pairs:
-        render.out.print("[bold]most confused[/]")
+        output.out.print("[bold]most confused[/]")
         for pair in pairs:
             times = "time" if pair.count == 1 else "times"
-            render.out.print(f"  {pair.true} read as {pair.predicted}: {pair.count} {times}")
+            output.out.print(f"  {pair.true} read as {pair.predicted}: {pair.count} {times}")
 
 
-def _summary(title: str, metrics) -> Table:
+def _summary(title: str, metrics: Metrics) -> Table:
     table = Table(title=escape(title), show_header=False)
     table.add_column(style="bold")
     table.add_column()
     low, high = metrics.accuracy_interval
     table.add_row(
         "accuracy",
-        f"[bold green]{render.percent(metrics.accuracy)}[/]"
-        f"  (95% CI {render.percent(low)} to {render.percent(high)}, Wilson)",
+        f"[bold green]{percent(metrics.accuracy)}[/]"
+        f"  (95% CI {percent(low)} to {percent(high)}, Wilson)",
     )
     table.add_row("correct", f"{metrics.correct:,} of {metrics.count:,}")
     table.add_row("mean loss", f"{metrics.loss:.4f}")
     return table
 
 
-def _per_class(class_names: list[str], scores, noun: str = "digit") -> Table:
+def _per_class(class_names: list[str], scores: list[ClassScore], noun: str = "digit") -> Table:
     table = Table(title=f"per {noun}", show_footer=True)
     table.add_column(noun, justify="right")
     table.add_column("name", footer="mean")
     for column, field in (("precision", "precision"), ("recall", "recall"), ("F1", "f1")):
         mean = sum(getattr(score, field) for score in scores) / len(scores)
-        table.add_column(column, justify="right", footer=render.percent(mean))
+        table.add_column(column, justify="right", footer=percent(mean))
     table.add_column("support", justify="right", footer=f"{sum(s.support for s in scores):,}")
     for index, (name, score) in enumerate(zip(class_names, scores, strict=True)):
         table.add_row(
             str(index),
             escape(name),
-            render.percent(score.precision),
-            render.percent(score.recall),
-            render.percent(score.f1),
+            percent(score.precision),
+            percent(score.recall),
+            percent(score.f1),
             f"{score.support:,}",
         )
     return table

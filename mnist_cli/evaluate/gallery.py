@@ -4,8 +4,14 @@ true digit, the model's answer and how sure the model was."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mnist_cli.errors import MnistError
+from mnist_cli.errors import MnistError, OutputError
+
+if TYPE_CHECKING:
+    import torch
+
+    from mnist_cli.evaluate.metrics import Mistake
 
 SCALE = 4  # each 28x28 digit is drawn 112x112, pixels kept sharp
 COLUMNS = 10
@@ -30,7 +36,7 @@ def check_gallery_path(path: Path) -> None:
         raise MnistError(f"--errors {path}: folder {path.parent} does not exist")
 
 
-def save_gallery(path: Path, mistakes, images) -> int:
+def save_gallery(path: Path, mistakes: list[Mistake], images: list[torch.Tensor]) -> int:
     """Draw `images` (uint8 [28, 28] tensors) captioned by `mistakes`, in order, into one image
     at `path`; returns how many digits it shows. With no mistakes it says so in the picture."""
     from PIL import Image, ImageDraw, ImageFont
@@ -52,12 +58,10 @@ def save_gallery(path: Path, mistakes, images) -> int:
         sheet.paste(digit, (left, top))
         caption = f"true {mistake.true}, read {mistake.predicted}"
         draw.text((left, top + tile + 2), caption, fill="black", font=font)
-        draw.text(
-            (left, top + tile + 17), f"{100 * mistake.confidence:.1f}% sure", fill="firebrick",
-            font=font,
-        )  # fmt: skip
+        sure = f"{100 * mistake.confidence:.1f}% sure"
+        draw.text((left, top + tile + 17), sure, fill="firebrick", font=font)
     try:
         sheet.save(path)
     except (OSError, ValueError) as error:
-        raise MnistError(f"cannot write {path}: {error}") from None
+        raise OutputError(f"cannot write {path}: {error}") from None
     return len(mistakes)

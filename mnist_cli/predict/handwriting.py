@@ -4,6 +4,7 @@ MNIST digits are white ink on black, the ink fitted into a 20x20 box keeping its
 placed in a 28x28 field by its centre of mass. `to_mnist` does the same to a user's image:
 greyscale, ink polarity, background levelling (uneven light, grey paper, faint pencil), crop to
 the digit (specks and edge clutter dropped, see digit.py), stroke thickening, fit, centre.
+Photos of articles are prepared as Fashion-MNIST's were instead: fashion.py.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
-from mnist_cli.digit import keep_digit
-from mnist_cli.images import to_grey
+from mnist_cli.predict.digit import keep_digit
+from mnist_cli.predict.read import SIDE, resize, to_grey
 
-SIDE = 28
 BOX = 20
 WORK_SIDE = 512  # larger images are shrunk to this first: plenty for a 20x20 result, and fast
 BLOCKS = 12  # the paper's brightness is estimated on a grid of BLOCKS x BLOCKS
@@ -23,18 +23,13 @@ FINE = 3  # strokes are measured and thickened at FINE times the 20x20 box
 STROKE = 2.2  # the median MNIST stroke width, in pixels of the 20x20 box (1.5 is thin)
 
 
-def _resize(grey: np.ndarray, width: int, height: int, method=Image.Resampling.LANCZOS):
-    resized = Image.fromarray(grey.astype(np.float32), mode="F").resize((width, height), method)
-    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-
-
 def _shrink(grey: np.ndarray) -> np.ndarray:
     height, width = grey.shape
     scale = WORK_SIDE / max(height, width)
     if scale >= 1:
         return grey
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return _resize(grey, *size, method=Image.Resampling.BOX)
+    return resize(grey, *size, method=Image.Resampling.BOX)
 
 
 def _block_medians(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,7 +85,7 @@ def _light_paper(grey: np.ndarray) -> bool:
     height, width = grey.shape
     scale = min(1.0, 128 / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = _resize(grey, *size, Image.Resampling.BOX)
+    small = resize(grey, *size, Image.Resampling.BOX)
     residual = small - _background(small, ink_is_bright=None)
     darkest, brightest = np.percentile(residual, [0.5, 99.5])
     return bool(-darkest > brightest)
@@ -147,7 +142,7 @@ def fit(ink: np.ndarray) -> np.ndarray:
     height, width = ink.shape
     scale = BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    fine = _resize(ink, size[0] * FINE, size[1] * FINE)
+    fine = resize(ink, size[0] * FINE, size[1] * FINE)
     missing = STROKE * FINE - _stroke_width(fine)
     if missing >= 2.5:  # a pen on a big page: MNIST strokes are thicker
         reach = min(round(missing / 2), FINE)
@@ -156,7 +151,7 @@ def fit(ink: np.ndarray) -> np.ndarray:
             Image.fromarray(fine, mode="F").filter(ImageFilter.MaxFilter(2 * reach + 1))
         )
         size = (round(fine.shape[1] / FINE), round(fine.shape[0] / FINE))
-    fitted = _resize(fine, *size, method=Image.Resampling.BOX)
+    fitted = resize(fine, *size, method=Image.Resampling.BOX)
     top = float(fitted.max())
     return fitted / top if top > 0 else fitted
 
@@ -184,7 +179,7 @@ def to_mnist(image: Image.Image, preprocess: bool = True) -> np.ndarray:
     """
     grey = to_grey(image)
     if not preprocess:
-        return grey if grey.shape == (SIDE, SIDE) else _resize(grey, SIDE, SIDE)
+        return grey if grey.shape == (SIDE, SIDE) else resize(grey, SIDE, SIDE)
     ink = level(_shrink(grey))
     if ink is None:
         return np.zeros((SIDE, SIDE), dtype=np.float32)  # a blank page: nothing to centre

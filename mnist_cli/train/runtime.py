@@ -1,6 +1,7 @@
-"""How a run uses its machine: CPU threads, number precision, memory layout and compilation.
-None of it changes what is learned beyond rounding; all of it is chosen from the device, and each
-choice can be forced, so the GPU paths also run (slowly) on a CPU where the tests live."""
+"""How a run uses its machine: the device, CPU threads, number precision, memory layout and
+compilation. None of it changes what is learned beyond rounding; all of it is chosen from the
+device, and each choice can be forced, so the GPU paths also run (slowly) on a CPU where the tests
+live."""
 
 from __future__ import annotations
 
@@ -12,11 +13,29 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mnist_cli.errors import MnistError
+from mnist_cli.config import TrainConfig
+from mnist_cli.errors import DeviceError, MnistError
+
+
+def resolve_device(name: str) -> torch.device:
+    """Map 'auto', 'cpu', 'cuda' or 'mps' to an available device, or explain why not."""
+    cuda = torch.cuda.is_available()
+    mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if name == "cuda" and not cuda:
+        raise DeviceError("CUDA is not available on this machine: use --device cpu (or auto)")
+    if name == "mps" and not mps:
+        raise DeviceError("Apple MPS is not available on this machine: use --device cpu (or auto)")
+    if name not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"unknown device {name!r}: choose auto, cpu, cuda or mps")
+    return torch.device(name)
 
 
 @dataclass(frozen=True)
 class Runtime:
+    """The machine settings of one run."""
+
     device: torch.device
     threads: int  # torch's intra-op threads on the CPU
     autocast: torch.dtype | None  # None: float32 throughout
@@ -86,6 +105,15 @@ def plan_runtime(
     )
 
 
+def runtime_for(config: TrainConfig) -> Runtime:
+    """The machine settings a run's configuration asks for, applied to this process."""
+    runtime = plan_runtime(
+        resolve_device(config.device), config.threads, config.precision, compile=config.compile
+    )
+    apply_runtime(runtime)
+    return runtime
+
+
 def apply_runtime(runtime: Runtime) -> None:
     """Set the process-wide parts: the thread count and fast float32 matmuls on CUDA."""
     torch.set_num_threads(runtime.threads)
@@ -106,10 +134,11 @@ def prepare_model(model: nn.Module, runtime: Runtime) -> nn.Module:
     return model
 
 
-def prepare_inputs(inputs: torch.Tensor, runtime: Runtime) -> torch.Tensor:
-    if runtime.channels_last and inputs.dim() == 4:
-        return inputs.contiguous(memory_format=torch.channels_last)
-    return inputs
+def in_layout(images: torch.Tensor, runtime: Runtime) -> torch.Tensor:
+    """A batch of images [N, C, H, W] in the memory layout the model runs in."""
+    if runtime.channels_last and images.dim() == 4:
+        return images.contiguous(memory_format=torch.channels_last)
+    return images
 
 
 def autocast(runtime: Runtime):

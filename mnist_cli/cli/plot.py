@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mnist_cli.errors import MnistError
+from mnist_cli.errors import MnistError, OutputError
+
+if TYPE_CHECKING:
+    from mnist_cli.train.record import EpochRecord
 
 FORMATS = (".png", ".svg", ".pdf")
 MISSING = "--plot needs matplotlib, which is not installed: pip install 'mnist-cli[plot]'"
@@ -32,7 +36,7 @@ def _pyplot():
     return pyplot
 
 
-def plot_history(history, path: Path) -> None:
+def plot_history(history: list[EpochRecord], path: Path) -> None:
     """Loss (train and test) and test accuracy per epoch, side by side."""
     pyplot = _pyplot()
     epochs = [row.epoch for row in history]
@@ -51,6 +55,6 @@ def plot_history(history, path: Path) -> None:
         figure.tight_layout()
         figure.savefig(path, dpi=120)
     except (OSError, ValueError) as error:
-        raise MnistError(f"cannot write the plot {path}: {error}") from None
+        raise OutputError(f"cannot write the plot {path}: {error}") from None
     finally:
         pyplot.close(figure)

@@ -1,13 +1,27 @@
-"""The per-epoch record of a run, beside its checkpoint: `ckpt.pt` -> `ckpt.jsonl`, one JSON
-object per finished epoch, appended as each epoch ends, so that `tail -f`, pandas or jq can follow
-a run while it trains."""
+"""The record of a run: one `EpochRecord` per finished epoch, kept in the checkpoint's history and
+written beside it as JSON lines (`ckpt.pt` -> `ckpt.jsonl`), appended as each epoch ends, so that
+`tail -f`, pandas or jq can follow a run while it trains."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mnist_cli.errors import MnistError
+from mnist_cli.errors import OutputError
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch achieved: a row of the history and a line of the run record."""
+
+    epoch: int
+    train_loss: float
+    test_loss: float
+    test_accuracy: float  # fraction in [0, 1]
+    lr: float  # learning rate at the end of the epoch
+    seconds: float  # training and test pass of this epoch
+    train_seconds: float  # the training steps alone (timed with CUDA events on a GPU)
 
 
 def record_path(checkpoint_path: Path) -> Path:
@@ -26,12 +40,12 @@ class RunRecord:
         self.path = record_path(checkpoint_path)
         self.mode = "w" if fresh else "a"
 
-    def append(self, row: dict) -> None:
+    def append(self, row: EpochRecord) -> None:
         try:
             with open(self.path, self.mode, encoding="utf-8") as file:
-                file.write(json.dumps(row) + "\n")
+                file.write(json.dumps(asdict(row)) + "\n")
         except OSError as error:
-            raise MnistError(
+            raise OutputError(
                 f"cannot write the run record {self.path}: {error.strerror or error}"
             ) from None
         self.mode = "a"

@@ -1,4 +1,5 @@
-"""Loading a verified split of a registered dataset from the data directory as uint8 tensors.
+"""The datasets on disk: a verified split of a registered dataset as uint8 tensors, and as
+normalised tensors on the device, ready for a model.
 
 The registry itself (files and checksums, mirrors, class names, normalisation) is in catalog.py.
 Files live extracted in `<data_dir>/<dataset>/`, so several datasets share one data directory.
@@ -8,18 +9,23 @@ Fetching them is `download.py`'s job.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-# The registry used to be defined here; importing it from here keeps working.
-from mnist_cli.catalog import DATASETS, MNIST, DataFile, Dataset  # noqa: F401
+from mnist_cli.data.catalog import DATASETS, MNIST, DataFile, Dataset
+from mnist_cli.data.idx import parse_images, parse_labels, parse_qmnist_labels
 from mnist_cli.errors import DataError
-from mnist_cli.idx import parse_images, parse_labels, parse_qmnist_labels
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: `mnist download` needs none
+    import torch
 
 # How each labels_format is read: (bytes, num_classes, name) -> int64 labels [N]
 LABEL_READERS = {"idx1-ubyte": parse_labels, "qmnist": parse_qmnist_labels}
 
 
 def get_dataset(name: str) -> Dataset:
+    """The registry entry of `name`, or a DataError that lists the known names."""
     try:
         return DATASETS[name]
     except KeyError:
@@ -33,6 +39,7 @@ def find_dataset(name: str) -> Dataset | None:
 
 
 def dataset_dir(dataset: Dataset, data_dir: Path) -> Path:
+    """Where a dataset's files live inside the data directory."""
     return Path(data_dir) / (dataset.folder or dataset.name)
 
 
@@ -45,6 +52,7 @@ def download_command(dataset: Dataset, data_dir: Path | None = None) -> str:
 
 
 def md5_of(data: bytes) -> str:
+    """The hex MD5 of some bytes: a checksum against damage, not a security check."""
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
@@ -139,3 +147,30 @@ def load_split(dataset: Dataset, data_dir: Path, split: str):
             )
         images, labels = images[: dataset.test_rows], labels[: dataset.test_rows]
     return images, labels
+
+
+@dataclass(frozen=True)
+class LabelledImages:
+    """A split ready for a model: normalised images [N, 1, 28, 28] and their labels [N], both on
+    one device."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def normalise(images: torch.Tensor, mean: float, std: float, device=None) -> torch.Tensor:
+    """uint8 (0-255) or float (0-1) images [N, 28, 28] -> normalised float [N, 1, 28, 28]."""
+    import torch
+
+    images = images.to(device) if device is not None else images
+    pixels = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+    return ((pixels - mean) / std).unsqueeze(1)
+
+
+def load_normalised(dataset: Dataset, data_dir: Path, split: str, device) -> LabelledImages:
+    """A verified split, normalised with the dataset's mean and std, on `device`."""
+    images, labels = load_split(dataset, data_dir, split)
+    return LabelledImages(normalise(images, dataset.mean, dataset.std, device), labels.to(device))

@@ -1,7 +1,9 @@
-"""Predicting the digit in users' images with a loaded checkpoint, and keeping what it saw."""
+"""Predicting the class in users' images with a loaded checkpoint: read each source, prepare it
+as the checkpoint's dataset was prepared, one batch through the model; and keeping what it saw."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,16 +11,32 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mnist_cli.checkpoint import LoadedCheckpoint
+from mnist_cli.checkpoint import Checkpoint
+from mnist_cli.data.store import find_dataset, normalise
 from mnist_cli.errors import ImageError, OutputError
-from mnist_cli.evaluation import predict_logits, to_inputs
-from mnist_cli.images import read_image
-from mnist_cli.inputs import Source
-from mnist_cli.objects import preparer_for
+from mnist_cli.models import predict_logits
+from mnist_cli.predict.fashion import to_fashion
+from mnist_cli.predict.handwriting import to_mnist
+from mnist_cli.predict.read import read_image
+from mnist_cli.predict.sources import Source
+
+# How a user's image becomes a model input: (image, preprocess?) -> 28x28 float32 in [0, 1].
+Preparer = Callable[[Image.Image, bool], np.ndarray]
+
+# Dataset.preprocessing -> its Preparer.
+PREPARERS: dict[str, Preparer] = {"handwriting": to_mnist, "object": to_fashion}
+
+
+def preparer_for(dataset_name: str) -> Preparer:
+    """The preparation for photos of a dataset's classes; handwriting for an unknown dataset."""
+    dataset = find_dataset(dataset_name)
+    return PREPARERS[dataset.preprocessing] if dataset else to_mnist
 
 
 @dataclass(frozen=True)
 class Guess:
+    """One of the model's answers for an image: the class index, its name, its probability."""
+
     prediction: int
     label: str
     probability: float
@@ -39,7 +57,7 @@ class Prediction:
         return self.top_k[0]
 
 
-def _prepare(source: Source, prepare, preprocess: bool) -> np.ndarray:
+def _prepare(source: Source, prepare: Preparer, preprocess: bool) -> np.ndarray:
     if source.error:
         raise ImageError(source.error)
     image = read_image(source.data if source.path is None else source.path, source.name)
@@ -47,7 +65,7 @@ def _prepare(source: Source, prepare, preprocess: bool) -> np.ndarray:
 
 
 def predict_files(
-    checkpoint: LoadedCheckpoint, sources: list[Source], top_k: int = 3, preprocess: bool = True
+    checkpoint: Checkpoint, sources: list[Source], top_k: int = 3, preprocess: bool = True
 ) -> list[Prediction]:
     """One Prediction per source, in order; one that cannot be read gets its error instead.
     All readable images go through the model as one batch."""
@@ -62,7 +80,7 @@ def predict_files(
     if ready:
         batch = torch.from_numpy(np.stack([pixels for _, pixels in ready]))
         device = next(checkpoint.model.parameters()).device
-        inputs = to_inputs(batch, checkpoint.mean, checkpoint.std, device)
+        inputs = normalise(batch, checkpoint.mean, checkpoint.std, device)
         probabilities = predict_logits(checkpoint.model, inputs).float().softmax(dim=1).cpu()
         k = max(1, min(top_k, probabilities.shape[1]))
         values, indices = probabilities.topk(k, dim=1)

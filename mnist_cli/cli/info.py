@@ -1,0 +1,59 @@
+"""`mnist info`: what a checkpoint holds, read from the file alone (no data, nothing run)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mnist_cli.cli.options import Json
+from mnist_cli.cli.output import output_of
+from mnist_cli.cli.report import info_report
+from mnist_cli.config import DEFAULT_CHECKPOINT
+
+if TYPE_CHECKING:
+    from mnist_cli.checkpoint import Checkpoint
+
+EXAMPLES = "Examples:\n\n  mnist info\n\n  mnist info runs/big.pt --json"
+
+
+def info(
+    ctx: typer.Context,
+    checkpoint: Annotated[
+        Path, typer.Argument(metavar="CHECKPOINT", help="The checkpoint to describe.")
+    ] = DEFAULT_CHECKPOINT,
+    as_json: Json = False,
+) -> None:
+    """Say what a checkpoint holds (model, training, scores), without touching the data."""
+    output = output_of(ctx)
+    with output.handled():
+        from mnist_cli.checkpoint import load_checkpoint
+
+        loaded = load_checkpoint(checkpoint)
+        size = Path(checkpoint).stat().st_size
+    if as_json:
+        output.json(_json(checkpoint, loaded, size))
+    else:
+        info_report(output, checkpoint, loaded, size)
+
+
+def _json(path: Path, checkpoint: Checkpoint, size: int) -> dict:
+    """The document `mnist info --json` prints."""
+    final = checkpoint.final
+    return {
+        "checkpoint": str(path),
+        "model": checkpoint.model_name,
+        "parameters": checkpoint.parameters,
+        "dataset": checkpoint.dataset,
+        "classes": checkpoint.class_names,
+        "epochs": len(checkpoint.history),
+        "test_accuracy": final.test_accuracy if final else None,
+        "test_loss": final.test_loss if final else None,
+        "config": asdict(checkpoint.config) if checkpoint.config else {},
+        "history": [asdict(row) for row in checkpoint.history],
+        "torch_version": checkpoint.torch_version,
+        "created": checkpoint.created,
+        "size": size,
+    }

@@ -1,0 +1,72 @@
+"""The options several commands share, in Typer's `Annotated` form, and the help panels that
+group a long option list. Defaults come from config.py, so each is written once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, get_args
+
+import typer
+
+from mnist_cli.config import DATA_DIR_ENV, DatasetName, DeviceName, TrainConfig
+
+DEFAULTS = TrainConfig()
+
+# Help panels, in the order a run flows.
+DATA = "Data"
+MODEL = "Model"
+OPTIMISATION = "Optimisation"
+RUNTIME = "Runtime"
+OUTPUT = "Output"
+
+
+def choices(names) -> str:
+    """'a, b or c' from a Literal type's values."""
+    values = list(get_args(names))
+    return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else values[0]
+
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar=DATA_DIR_ENV,
+        metavar="DIR",
+        help="Where the datasets live.",
+        rich_help_panel=DATA,
+    ),
+]
+Dataset = Annotated[
+    DatasetName,
+    typer.Option(
+        "--dataset",
+        metavar="NAME",
+        help=f"{choices(DatasetName)}; qmnist10k is QMNIST scored on its 10k"
+        " MNIST-compatible test images.",
+        rich_help_panel=DATA,
+    ),
+]
+Device = Annotated[
+    DeviceName,
+    typer.Option(
+        "--device",
+        metavar="NAME",
+        help=f"{choices(DeviceName)}; auto picks cuda, then mps, then cpu.",
+        rich_help_panel=RUNTIME,
+    ),
+]
+Json = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print one JSON document on stdout and nothing else.", rich_help_panel=OUTPUT
+    ),
+]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress, no notes: results and errors only.",
+        rich_help_panel=OUTPUT,
+    ),
+]

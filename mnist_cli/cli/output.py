@@ -1,0 +1,99 @@
+"""How a command talks to the person: one `Output` object per run of the app (the consoles,
+--quiet, --debug), made by the app's callback and handed to every renderer, and the one place
+where errors become a red line on stderr and an exit code.
+
+Tables go to stdout; progress, notes, errors and, under --json, everything else go to stderr.
+Colour follows NO_COLOR and FORCE_COLOR, read when the Output is made, not at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from mnist_cli.errors import MnistError
+
+DEBUG_ENV = "MNIST_DEBUG"  # set and not "0": the same as --debug
+
+
+def _stdout() -> Console:
+    return Console(highlight=False)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@dataclass(frozen=True)
+class Output:
+    """The consoles of one run and how much to say on them."""
+
+    out: Console = field(default_factory=_stdout)  # results
+    err: Console = field(default_factory=_stderr)  # progress, notes, errors
+    quiet: bool = False  # --quiet: no progress, no notes; results and errors only
+    debug: bool = False  # --debug: a traceback before the error line
+
+    @classmethod
+    def create(cls, quiet: bool = False, debug: bool = False) -> Output:
+        """A fresh Output: consoles that read NO_COLOR now; MNIST_DEBUG turns debug on."""
+        debug = debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+        return cls(quiet=quiet, debug=debug)
+
+    def quieter(self, quiet: bool) -> Output:
+        """This Output, quiet if a command's own --quiet asks (as `mnist --quiet CMD` does)."""
+        return replace(self, quiet=True) if quiet else self
+
+    @property
+    def live(self) -> bool:
+        """Whether live progress bars may be drawn: not quiet, and stderr is a terminal."""
+        return not self.quiet and self.err.is_terminal
+
+    def error_line(self, message: str) -> None:
+        """One line on stderr, however long: scripts and people both read it whole."""
+        self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(escape(message), soft_wrap=True)
+
+    def json(self, document: Any) -> None:
+        """One JSON document on stdout, written past rich (no wrapping, no markup)."""
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+    @contextmanager
+    def handled(self) -> Iterator[None]:
+        """Turn our errors, Ctrl-C and anything unexpected into one line on stderr and an exit
+        code. With --debug, the traceback comes first; the exit code stays the same."""
+        try:
+            yield
+        except typer.Exit:
+            raise
+        except (MnistError, KeyboardInterrupt, Exception) as error:
+            if self.debug:
+                traceback.print_exc()
+            if isinstance(error, MnistError):
+                self.error_line(str(error))
+                raise typer.Exit(error.exit_code) from None
+            if isinstance(error, KeyboardInterrupt):
+                self.error_line("interrupted")
+                raise typer.Exit(130) from None
+            self.error_line(
+                f"unexpected {type(error).__name__}: {error} (--debug shows the traceback)"
+            )
+            raise typer.Exit(1) from None
+
+
+def output_of(ctx: typer.Context, quiet: bool = False) -> Output:
+    """The Output the app's callback made for this run, quieter if the command says so."""
+    output = ctx.find_object(Output) or Output.create()
+    return output.quieter(quiet)

@@ -1,0 +1,279 @@
+"""The training loop: the whole dataset as one tensor on the device, batched by slicing a random
+permutation; a test pass, an atomic checkpoint and a line of the run record (ckpt.jsonl) after
+every epoch. Never prints: progress goes through the `on_step` and `on_epoch` callbacks."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnist_cli.checkpoint import (
+    Checkpoint,
+    make_checkpoint,
+    prepare_checkpoint_path,
+    save_checkpoint,
+)
+from mnist_cli.config import TrainConfig
+from mnist_cli.data.catalog import Dataset
+from mnist_cli.data.store import get_dataset, load_normalised
+from mnist_cli.errors import CheckpointError, Interrupted, MnistError
+from mnist_cli.evaluate.scoring import evaluate
+from mnist_cli.models import build_model
+from mnist_cli.train.augment import augment
+from mnist_cli.train.optim import make_optimizer, make_schedule
+from mnist_cli.train.record import EpochRecord, RunRecord
+from mnist_cli.train.resume import EpochProgress, capture, restore, resume_command
+from mnist_cli.train.runtime import (
+    Runtime,
+    Stopwatch,
+    autocast,
+    in_layout,
+    prepare_model,
+    runtime_for,
+)
+
+REPORT_EVERY = 20  # steps between loss read-backs (each one syncs with the device)
+
+StepFn = Callable[..., None]  # on_step(done, total, loss=...)
+EpochFn = Callable[[EpochRecord], None]
+StopFn = Callable[[], bool]  # true once the user asked to stop
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished run returns to the CLI."""
+
+    history: list[EpochRecord]
+    checkpoint: Path
+    device: str
+    threads: int  # CPU threads torch used
+    parameters: int
+    seconds: float  # the whole run, data loading included
+
+    @property
+    def final(self) -> EpochRecord:
+        return self.history[-1]
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """The training split as the loop uses it."""
+
+    images: torch.Tensor  # normalised [N, 1, 28, 28], on the device, in the run's layout
+    labels: torch.Tensor  # [N], on the device
+    background: float  # the normalised value of a blank pixel: what augmentation fills with
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class _Run:
+    """Everything one run carries from epoch to epoch."""
+
+    config: TrainConfig
+    runtime: Runtime
+    dataset: Dataset
+    model: nn.Module  # what is saved
+    net: nn.Module  # what runs: `model`, maybe compiled
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator  # the loop's one random source: batch order and augmentation
+    on_step: StepFn | None = None
+    history: list[EpochRecord] = field(default_factory=list)
+    progress: EpochProgress | None = None  # the epoch in progress, if it stopped inside one
+
+
+def _check(config: TrainConfig) -> None:
+    if config.epochs < 1:
+        raise MnistError("--epochs must be at least 1")
+    if config.batch_size < 1:
+        raise MnistError("--batch-size must be at least 1")
+    if config.lr <= 0 or not math.isfinite(config.lr):
+        raise MnistError("--lr must be a positive number")
+    if not 0 <= config.label_smoothing < 1:
+        raise MnistError("--label-smoothing must be at least 0 and below 1")
+
+
+def _train_epoch(run: _Run, data: TrainData, stop: StopFn | None = None) -> float | None:
+    """One pass over the data in a random order, or the rest of the pass `run.progress` holds;
+    returns the mean training loss, or None if `stop()` asked to stop early (`run.progress`
+    then says where)."""
+    config, net, images = run.config, run.net, data.images
+    if run.progress is None:
+        run.progress = EpochProgress(torch.randperm(len(data), generator=run.generator))
+    progress = run.progress
+    net.train()
+    batch_size = config.batch_size
+    steps = math.ceil(len(data) / batch_size)
+    permutation = progress.permutation.to(images.device)
+    # Summed on the device: no sync per step.
+    loss_sum = torch.tensor(progress.loss_sum, dtype=torch.float32, device=images.device)
+    try:
+        for step in range(progress.step, steps):
+            batch = permutation[step * batch_size : (step + 1) * batch_size]
+            inputs = images[batch]
+            if config.augment:
+                inputs = in_layout(augment(inputs, data.background, run.generator), run.runtime)
+            with autocast(run.runtime):
+                logits = net(inputs).float()
+            loss = F.cross_entropy(
+                logits, data.labels[batch], label_smoothing=config.label_smoothing
+            )
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            run.optimizer.step()
+            run.schedule.step()
+            loss_sum += loss.detach()
+            progress.step = done = step + 1
+            if run.on_step and (done % REPORT_EVERY == 0 or done == steps):
+                run.on_step(done, steps, loss=loss_sum.item() / done)
+            if done < steps and stop and stop():
+                return None
+        return loss_sum.item() / steps
+    finally:
+        progress.loss_sum = loss_sum.item()
+
+
+def _start(
+    config: TrainConfig, runtime: Runtime, dataset: Dataset, train_count: int, resume
+) -> _Run:
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, num_classes=len(dataset.class_names))
+    optimizer = make_optimizer(config, model)
+    steps_per_epoch = math.ceil(train_count / config.batch_size)
+    run = _Run(
+        config=config,
+        runtime=runtime,
+        dataset=dataset,
+        model=model,
+        net=prepare_model(model, runtime),
+        optimizer=optimizer,
+        schedule=make_schedule(config, optimizer, config.epochs * steps_per_epoch),
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    if resume is not None:
+        try:
+            model.load_state_dict(resume.model.state_dict())
+            run.history = list(resume.history)
+            run.progress = restore(resume.training, run.optimizer, run.schedule, run.generator)
+        except (TypeError, ValueError) as why:
+            raise CheckpointError(
+                f"not a valid mnist checkpoint: its training state does not fit ({why})"
+            ) from None
+    return run
+
+
+def _save(run: _Run, path: Path) -> None:
+    checkpoint = make_checkpoint(
+        model=run.model,
+        config=run.config,
+        dataset=run.dataset,
+        history=run.history,
+        training=capture(run.optimizer, run.schedule, run.generator, run.progress),
+    )
+    save_checkpoint(checkpoint, path)
+
+
+def train(
+    config: TrainConfig,
+    data_dir: Path,
+    checkpoint_path: Path,
+    on_step: StepFn | None = None,
+    on_epoch: EpochFn | None = None,
+    should_stop: StopFn | None = None,
+    resume: Checkpoint | None = None,
+) -> TrainResult:
+    """Train as `config` says, saving `checkpoint_path` after every epoch, or go on with the run
+    that `resume` holds. When `should_stop()` turns true, the step in progress finishes, the
+    checkpoint is saved, and Interrupted is raised."""
+    started = time.perf_counter()
+    _check(config)
+    checkpoint_path = Path(checkpoint_path)
+    prepare_checkpoint_path(checkpoint_path)
+    runtime = runtime_for(config)
+    dataset = get_dataset(config.dataset)
+    train_split = load_normalised(dataset, data_dir, "train", runtime.device)
+    test_split = load_normalised(dataset, data_dir, "test", runtime.device)
+    data = TrainData(
+        in_layout(train_split.images, runtime), train_split.labels, -dataset.mean / dataset.std
+    )
+    run = _start(config, runtime, dataset, len(data), resume)
+    run.on_step = on_step
+    try:
+        _run_epochs(run, data, test_split, checkpoint_path, on_epoch, should_stop or _never)
+    except KeyboardInterrupt:
+        kept = (
+            f"{checkpoint_path} holds epoch {run.history[-1].epoch}; continue with "
+            f"`{resume_command(checkpoint_path, data_dir)}`"
+            if run.history
+            else "no epoch had finished, so nothing was saved"
+        )
+        raise Interrupted(f"interrupted during epoch {len(run.history) + 1}: {kept}") from None
+    except _Stopped as stopped:
+        raise Interrupted(
+            f"stopped {stopped}: saved to {checkpoint_path}; continue with "
+            f"`{resume_command(checkpoint_path, data_dir)}`"
+        ) from None
+    return TrainResult(
+        history=run.history,
+        checkpoint=checkpoint_path,
+        device=str(runtime.device),
+        threads=runtime.threads,
+        parameters=sum(p.numel() for p in run.model.parameters()),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _never() -> bool:
+    return False
+
+
+class _Stopped(Exception):
+    """should_stop() turned true; the message says where the run stopped."""
+
+
+def _run_epochs(run: _Run, data: TrainData, test_split, path: Path, on_epoch, stop) -> None:
+    config = run.config
+    steps = math.ceil(len(data) / config.batch_size)
+    stopwatch = Stopwatch(run.runtime.device)
+    # ckpt.pt -> ckpt.jsonl, a line per epoch; a resumed run goes on with its record.
+    record = RunRecord(path, fresh=not run.history)
+    for epoch in range(len(run.history) + 1, config.epochs + 1):
+        epoch_started = time.perf_counter()
+        stopwatch.start()
+        train_loss = _train_epoch(run, data, stop)
+        if train_loss is None:
+            _save(run, path)
+            raise _Stopped(f"in epoch {epoch} after step {run.progress.step} of {steps}")
+        train_seconds = stopwatch.seconds()
+        run.progress = None
+        if not math.isfinite(train_loss):
+            raise MnistError(
+                f"training diverged in epoch {epoch} (loss is {train_loss}): try a lower --lr"
+            )
+        metrics = evaluate(run.net, test_split, len(run.dataset.class_names))
+        run.history.append(
+            EpochRecord(
+                epoch=epoch,
+                train_loss=train_loss,
+                test_loss=metrics.loss,
+                test_accuracy=metrics.accuracy,
+                lr=run.optimizer.param_groups[0]["lr"],
+                seconds=time.perf_counter() - epoch_started,
+                train_seconds=train_seconds,
+            )
+        )
+        _save(run, path)
+        record.append(run.history[-1])
+        if on_epoch:
+            on_epoch(run.history[-1])
+        if stop() and epoch < config.epochs:
+            raise _Stopped(f"at the end of epoch {epoch}")
