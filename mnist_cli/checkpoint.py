@@ -1,11 +1,10 @@
 """THE schema of a checkpoint: what it holds, written atomically, loaded safely, typed fields out.
 
 A checkpoint is a dict that `torch.load(path, weights_only=True)` reads: no pickled code. It
-describes itself (model name and arguments, normalisation, class names, the `TrainConfig`, the
-per-epoch history), so `evaluate` and `predict` rebuild the model from it, never from flags. It
-also holds the state to continue the run (`training`, see train/resume.py) and a SHA-256 of
-everything else (`sha256`), checked before use, so a flipped byte is caught. This module is the
-only one that knows the dict's keys.
+describes itself (model, normalisation, class names, `TrainConfig`, history), so `evaluate` and
+`predict` rebuild the model from it, never from flags. It also holds the state to resume the run
+(`training`, train/resume.py) and a SHA-256 of the rest, checked before use. Only this module
+knows the dict's keys.
 """
 
 from __future__ import annotations
@@ -209,24 +208,14 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     data = _read(path)
-    if data.get("format") != FORMAT:
-        raise _invalid(path, "it was not written by mnist (no format marker)")
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        hint = ": written by an older mnist, train it again" if version == 1 else ""
-        raise _invalid(path, f"format version {version!r} is not supported{hint}")
-    if data.get("sha256") != payload_sha256(data):
-        raise _invalid(path, "its SHA-256 does not match its content (altered or damaged)")
+    _check_header(data, path)
     name, kwargs = _model_description(data, path)
     class_names = _field(data, "class_names", list, path)
     if not class_names or not all(isinstance(c, str) for c in class_names):
         raise _invalid(path, "class names are malformed")
     if kwargs.get("num_classes", 10) != len(class_names):
         raise _invalid(path, "class names do not match the model's outputs")
-    norm = _field(data, "normalization", dict, path)
-    mean, std = norm.get("mean"), norm.get("std")
-    if not isinstance(mean, float) or not isinstance(std, float) or not std > 0:
-        raise _invalid(path, "normalisation is malformed")
+    mean, std = _normalisation(data, path)
     state = _field(data, "state_dict", dict, path)
     try:
         model = build_model(name, **kwargs)
@@ -251,6 +240,26 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
     )
 
 
+def _check_header(data: dict, path: Path) -> None:
+    """Ours, of this format version, and unaltered since it was written."""
+    if data.get("format") != FORMAT:
+        raise _invalid(path, "it was not written by mnist (no format marker)")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        hint = ": written by an older mnist, train it again" if version == 1 else ""
+        raise _invalid(path, f"format version {version!r} is not supported{hint}")
+    if data.get("sha256") != payload_sha256(data):
+        raise _invalid(path, "its SHA-256 does not match its content (altered or damaged)")
+
+
+def _normalisation(data: dict, path: Path) -> tuple[float, float]:
+    norm = _field(data, "normalization", dict, path)
+    mean, std = norm.get("mean"), norm.get("std")
+    if not isinstance(mean, float) or not isinstance(std, float) or not std > 0:
+        raise _invalid(path, "normalisation is malformed")
+    return mean, std
+
+
 def _model_description(data: dict, path: Path) -> tuple[str, dict[str, int]]:
     model_info = _field(data, "model", dict, path)
     name = model_info.get("name")
@@ -266,13 +275,8 @@ def _model_description(data: dict, path: Path) -> tuple[str, dict[str, int]]:
 
 def _config(stored) -> TrainConfig | None:
     """The stored configuration as a TrainConfig; None where it does not fit this version."""
-    if not isinstance(stored, dict):
-        return None
-    known = {field.name for field in dataclasses.fields(TrainConfig)}
-    if not set(stored) <= known:
-        return None
-    try:
-        return TrainConfig(**stored)
+    try:  # an unknown or missing field, or not a dict at all: a TypeError
+        return TrainConfig(**stored) if isinstance(stored, dict) else None
     except (TypeError, ValueError):
         return None
 

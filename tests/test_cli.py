@@ -30,6 +30,31 @@ def test_top_level_help_lists_the_commands(runner):
         assert command in result.stdout
 
 
+@pytest.mark.parametrize("command", ["download", "train", "evaluate", "predict", "info"])
+def test_flags_take_no_value_and_their_help_says_so(runner, command):
+    result = runner.invoke(app(), [command, "--help"], env={"COLUMNS": "80"})
+    assert "<bool>" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_train_help_is_grouped_in_panels_that_read_at_80_columns(runner):
+    result = runner.invoke(app(), ["train", "--help"], env={"COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    for panel in ("Data", "Model", "Optimisation", "Runtime", "Output"):
+        assert any(line.startswith(f"╭─ {panel} ") for line in lines), panel
+    assert len(lines) < 100
+    # Descriptions get a column wide enough for a short sentence on one line.
+    assert any("--epochs" in line and "Passes over the data." in line for line in lines)
+    assert any(
+        "--threads" in line and "CPU threads. [default: one per free core]" in line
+        for line in lines
+    )
+
+
+def test_a_flag_given_a_value_is_a_usage_error(runner):
+    assert runner.invoke(app(), ["info", "ckpt.pt", "--json", "true"]).exit_code == 2
+
+
 def test_help_does_not_import_torch():
     code = (
         "import sys\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -36,6 +36,9 @@ from mnist_cli.config import (
     ScheduleName,
     TrainConfig,
 )
+
+if TYPE_CHECKING:
+    from mnist_cli.train.loop import TrainResult
 
 EXAMPLES = (
     "Examples:\n\n"
@@ -256,25 +259,28 @@ def train(
         if plot:
             plot_history(result.history, plot)
     if as_json:
-        output.json(
-            {
-                "test_accuracy": result.final.test_accuracy,
-                "test_loss": result.final.test_loss,
-                "epochs": len(result.history),
-                "checkpoint": str(result.checkpoint),
-                "model": config.model,
-                "parameters": result.parameters,
-                "device": result.device,
-                "threads": result.threads,
-                "seconds": result.seconds,
-                "config": asdict(config),
-                "history": [asdict(row) for row in result.history],
-            }
-        )
+        output.json(_json(config, result))
         return
     training_summary(output, config.model, result)
     if plot:
         output.note(f"learning curves in {plot}")
+
+
+def _json(config: TrainConfig, result: TrainResult) -> dict:
+    """The document `mnist train --json` prints."""
+    return {
+        "test_accuracy": result.final.test_accuracy,
+        "test_loss": result.final.test_loss,
+        "epochs": len(result.history),
+        "checkpoint": str(result.checkpoint),
+        "model": config.model,
+        "parameters": result.parameters,
+        "device": result.device,
+        "threads": result.threads,
+        "seconds": result.seconds,
+        "config": asdict(config),
+        "history": [asdict(row) for row in result.history],
+    }
 
 
 # A config field -> the name of train()'s parameter, where the two differ.
