@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from benchmarks.photos import Photo, photo_set
-from mnist_cli.checkpoint import LoadedCheckpoint, load_checkpoint
+from mnist_cli.checkpoint import Checkpoint, load_checkpoint
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.data.store import load_split, normalise
 from mnist_cli.models import predict_logits
@@ -32,7 +32,7 @@ METHODS = {
 }
 
 
-def accuracy(checkpoint: LoadedCheckpoint, photos: list[Photo], method) -> tuple[float, float]:
+def accuracy(checkpoint: Checkpoint, photos: list[Photo], method) -> tuple[float, float]:
     """(fraction right, seconds per photo for decoding and preparing)."""
     start = time.perf_counter()
     pixels = np.stack([method(read_image(photo.data)) for photo in photos])

@@ -67,11 +67,15 @@ def main() -> None:
                 "python -c 'import torch'": [sys.executable, "-c", "import torch"],
                 "mnist --help": [*mnist, "--help"],
                 "mnist predict one.png": [
-                    *mnist, "predict", str(image), "--checkpoint", str(checkpoint)
+                    *mnist,
+                    "predict",
+                    str(image),
+                    "--checkpoint",
+                    str(checkpoint),
                 ],
             },
             runs,
-        )  # fmt: skip
+        )
     rows = list(medians.items())
     floor = rows[0][1]
     print(f"median of {runs} rounds, each command once a round in a fresh process")

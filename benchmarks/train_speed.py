@@ -54,9 +54,13 @@ def exercise_epoch(data_dir: Path, threads: int) -> tuple[float, float]:
     train_set = datasets.MNIST(root, train=True, transform=to_tensor)
     test_set = datasets.MNIST(root, train=False, transform=to_tensor)
     model = nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 256), nn.Sigmoid(),
-        nn.Linear(256, 128), nn.Sigmoid(), nn.Linear(128, 10),
-    )  # fmt: skip
+        nn.Flatten(),
+        nn.Linear(784, 256),
+        nn.Sigmoid(),
+        nn.Linear(256, 128),
+        nn.Sigmoid(),
+        nn.Linear(128, 10),
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
     torch.manual_seed(0)
@@ -78,11 +82,13 @@ def run_mnist(data_dir: Path, workdir: Path, *arguments: str) -> dict:
     started = time.perf_counter()
     done = subprocess.run(
         mnist_command(
-            "train", "--data-dir", str(data_dir), "--checkpoint", str(workdir / "bench.pt"),
-            "--json", *arguments,
+            *("train", "--data-dir", str(data_dir), "--json"),
+            *("--checkpoint", str(workdir / "bench.pt"), *arguments),
         ),
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"mnist train {' '.join(arguments)} failed: {done.stderr.strip()}")
@@ -151,8 +157,9 @@ def main() -> None:
     data_dir = workdir / "data"
     subprocess.run(
         mnist_command("download", "--from", str(options.data), "--data-dir", str(data_dir)),
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     threads = torch.get_num_threads()
     exercise_seconds, exercise_accuracy = exercise_epoch(data_dir, threads)
     device = ["--device", options.device]
@@ -166,23 +173,20 @@ def main() -> None:
             ("mnist train --epochs 40", run_mnist(data_dir, workdir, "--epochs", "40", *device))
         )
 
-    header = ["pipeline", "s/epoch", "to 98% (s)", "to 99% (s)", "final acc", "wall (s)",
-              "epoch vs exercise", "wall vs exercise epoch"]  # fmt: skip
-    table = [
-        ["exercise (1 epoch)", f"{exercise_seconds:.2f}", "never", "never",
-         f"{exercise_accuracy * 100:.2f}%", "-", "1.00x", "-"],
-    ]  # fmt: skip
+    header = ["pipeline", "s/epoch", "to 98% (s)", "to 99% (s)", "final acc", "wall (s)"]
+    header += ["epoch vs exercise", "wall vs exercise epoch"]
+    exercise = [f"{exercise_seconds:.2f}", "never", "never", f"{exercise_accuracy * 100:.2f}%"]
+    table = [["exercise (1 epoch)", *exercise, "-", "1.00x", "-"]]
     for name, report in runs:
         per_epoch = sum(r["seconds"] for r in report["history"]) / len(report["history"])
         table.append(row(name, per_epoch, report, exercise_seconds))
     if options.device == "cuda":
         record = cuda_record(data_dir, ["--epochs", "2", "--batch-size", "512"])
         to_99 = record["to_99"]
-        table.append(
-            ["record: cuda events, bs 512, 2 epochs", "-", "-",
-             "never" if to_99 is None else f"{to_99:.2f}",
-             f"{record['history'][-1]['test_accuracy'] * 100:.2f}%", "-", "-", "-"]
-        )  # fmt: skip
+        to_99_text = "never" if to_99 is None else f"{to_99:.2f}"
+        accuracy = f"{record['history'][-1]['test_accuracy'] * 100:.2f}%"
+        name = "record: cuda events, bs 512, 2 epochs"
+        table.append([name, "-", "-", to_99_text, accuracy, "-", "-", "-"])
 
     widths = [max(len(line[i]) for line in [header, *table]) for i in range(len(header))]
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {threads} threads")

@@ -14,11 +14,8 @@ from tests.conftest import app
 @pytest.fixture
 def poor_checkpoint(tiny_data, runner) -> Path:
     """A barely trained mlp: it gets many of the 200 test images wrong."""
-    result = runner.invoke(
-        app(),
-        ["train", "--model", "mlp", "--optimizer", "sgd", "--lr", "0.01", "--epochs", "1",
-         "--checkpoint", "poor.pt", "--json"],
-    )  # fmt: skip
+    options = "--model mlp --optimizer sgd --lr 0.01 --epochs 1 --checkpoint poor.pt --json"
+    result = runner.invoke(app(), ["train", *options.split()])
     assert result.exit_code == 0, result.output
     return Path("poor.pt")
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_cli.data.catalog import DIGITS
 from tests.conftest import app, synthetic_split, train_mlp
 
 
@@ -37,8 +38,7 @@ def test_predicts_the_digits_it_learned(runner, trained):
     assert right >= 9
     first = answers[0]
     assert set(first) == {"file", "prediction", "label", "probability", "top_k"}
-    assert first["label"] == ["zero", "one", "two", "three", "four", "five", "six", "seven",
-                              "eight", "nine"][first["prediction"]]  # fmt: skip
+    assert first["label"] == DIGITS[first["prediction"]]
     assert len(first["top_k"]) == 3
     assert first["top_k"][0]["prediction"] == first["prediction"]
     probabilities = [g["probability"] for g in first["top_k"]]
@@ -73,8 +73,8 @@ def test_a_single_non_image_is_one_line(runner, trained):
     Path("notes.txt").write_text("hello")
     result = runner.invoke(app(), ["predict", "notes.txt"])
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: notes.txt: not an image (or not one of PNG, JPEG, " \
-        "BMP, GIF, TIFF, WEBP)"  # fmt: skip
+    expected = "error: notes.txt: not an image (or not one of PNG, JPEG, BMP, GIF, TIFF, WEBP)"
+    assert result.stderr.strip() == expected
     assert result.stdout == ""
 
 
@@ -92,8 +92,7 @@ def test_evaluate_reports_accuracy_and_per_digit(runner, trained):
     assert report["count"] == 200
     assert report["accuracy"] >= 0.9
     assert report["correct"] == round(report["accuracy"] * 200)
-    assert list(report["per_class_accuracy"]) == ["zero", "one", "two", "three", "four", "five",
-                                                   "six", "seven", "eight", "nine"]  # fmt: skip
+    assert list(report["per_class_accuracy"]) == list(DIGITS)
     table = runner.invoke(app(), ["evaluate", str(trained)])
     assert table.exit_code == 0
     assert "per digit" in table.stdout and "recall" in table.stdout

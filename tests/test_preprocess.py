@@ -123,7 +123,7 @@ def _palette_with_transparency() -> bytes:
         "palette-bmp",
         "palette-transparent",
         "animated-gif",
-    ],  # fmt: skip
+    ],
 )
 def test_more_modes_work(data):
     _check_mnist_like(to_mnist(read_image(data)))
@@ -157,8 +157,10 @@ def test_any_pixels_give_a_valid_input(pixels):
     assert np.isfinite(result).all() and result.min() >= 0 and result.max() <= 1
 
 
-SAMPLES = {fmt: _encode(_paper_digit(48, 32).convert("RGB"), fmt) for fmt in
-           ("JPEG", "GIF", "BMP", "TIFF", "WEBP")}  # fmt: skip
+SAMPLES = {
+    fmt: _encode(_paper_digit(48, 32).convert("RGB"), fmt)
+    for fmt in ("JPEG", "GIF", "BMP", "TIFF", "WEBP")
+}
 
 
 @settings(max_examples=150, deadline=None)

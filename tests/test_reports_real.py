@@ -28,9 +28,9 @@ def real_run(tmp_path_factory) -> dict:
     assert imported.exit_code == 0, imported.output
     trained = runner.invoke(
         app(),
-        ["train", "--model", "mlp", "--epochs", "1", "--data-dir", str(data),
-         "--checkpoint", str(checkpoint), "--json"],
-    )  # fmt: skip
+        ["train", "--model", "mlp", "--epochs", "1", "--json"]
+        + ["--data-dir", str(data), "--checkpoint", str(checkpoint)],
+    )
     assert trained.exit_code == 0, trained.output
     return {"data": data, "checkpoint": checkpoint, "train": json.loads(trained.stdout)}
 

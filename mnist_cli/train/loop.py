@@ -22,7 +22,7 @@ from mnist_cli.checkpoint import (
 )
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import Dataset
-from mnist_cli.data.store import get_dataset, load_normalised
+from mnist_cli.data.store import LabelledImages, get_dataset, load_normalised
 from mnist_cli.errors import CheckpointError, Interrupted, MnistError
 from mnist_cli.evaluate.scoring import evaluate
 from mnist_cli.models import build_model
@@ -143,7 +143,11 @@ def _train_epoch(run: _Run, data: TrainData, stop: StopFn | None = None) -> floa
 
 
 def _start(
-    config: TrainConfig, runtime: Runtime, dataset: Dataset, train_count: int, resume
+    config: TrainConfig,
+    runtime: Runtime,
+    dataset: Dataset,
+    train_count: int,
+    resume: Checkpoint | None,
 ) -> _Run:
     torch.manual_seed(config.seed)
     model = build_model(config.model, num_classes=len(dataset.class_names))
@@ -240,7 +244,14 @@ class _Stopped(Exception):
     """should_stop() turned true; the message says where the run stopped."""
 
 
-def _run_epochs(run: _Run, data: TrainData, test_split, path: Path, on_epoch, stop) -> None:
+def _run_epochs(
+    run: _Run,
+    data: TrainData,
+    test_split: LabelledImages,
+    path: Path,
+    on_epoch: EpochFn | None,
+    stop: StopFn,
+) -> None:
     config = run.config
     steps = math.ceil(len(data) / config.batch_size)
     stopwatch = Stopwatch(run.runtime.device)
