@@ -24,7 +24,7 @@ from mnist_cli.data.extract import (
     verified_by,
 )
 from mnist_cli.data.store import dataset_dir, download_command, file_is_valid
-from mnist_cli.errors import DataError
+from mnist_cli.errors import DataError, OutputError
 
 # on_progress(file_name, bytes_done, bytes_total or None)
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -210,7 +210,7 @@ def download(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DataError(f"cannot create {folder}: {error.strerror or error}") from None
+        raise OutputError(f"cannot create {folder}: {error.strerror or error}") from None
     all_mirrors = [*mirrors, *(m for m in dataset.mirrors if m not in mirrors)]
     results = []
     for datafile in dataset.files:
