@@ -129,7 +129,7 @@ def _read_verified(dataset: Dataset, data_dir: Path, datafile: DataFile) -> byte
     return data
 
 
-def load_split(dataset: Dataset, data_dir: Path, split: str):
+def load_split(dataset: Dataset, data_dir: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (images uint8 [N, 28, 28], labels int64 [N]) of a split, verified byte for byte."""
     images_file, labels_file = dataset.split_files(split)
     images = parse_images(_read_verified(dataset, data_dir, images_file), images_file.name)
