@@ -13,6 +13,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from mnist_cli import __version__
 from mnist_cli.cli import download, evaluate, info, predict, train
+from mnist_cli.cli.options import QUIET_HELP
 from mnist_cli.cli.output import Output
 
 
@@ -68,9 +69,7 @@ def root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress, no notes: results and errors only.")
-    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     debug: Annotated[
         bool,
         typer.Option("--debug", help="Show the traceback of any error (as MNIST_DEBUG=1 does)."),

@@ -19,6 +19,8 @@ OPTIMISATION = "Optimisation"
 RUNTIME = "Runtime"
 OUTPUT = "Output"
 
+QUIET_HELP = "No progress, no notes: results and errors only."
+
 
 def choices(names) -> str:
     """'a, b or c' from a Literal type's values."""
@@ -66,7 +68,7 @@ Quiet = Annotated[
     typer.Option(
         "--quiet",
         "-q",
-        help="No progress, no notes: results and errors only.",
+        help=QUIET_HELP,
         rich_help_panel=OUTPUT,
     ),
 ]

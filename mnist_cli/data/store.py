@@ -157,9 +157,6 @@ class LabelledImages:
     images: torch.Tensor
     labels: torch.Tensor
 
-    def __len__(self) -> int:
-        return len(self.labels)
-
 
 def normalise(images: torch.Tensor, mean: float, std: float, device=None) -> torch.Tensor:
     """uint8 (0-255) or float (0-1) images [N, 28, 28] -> normalised float [N, 1, 28, 28]."""
