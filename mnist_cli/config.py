@@ -5,7 +5,8 @@ Pure Python (no torch): the CLI reads its option defaults from here, and `--help
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +28,12 @@ DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 DEFAULT_LR = {"adamw": 1e-2, "sgd": 0.05}
 DEFAULT_SCHEDULE: dict[str, ScheduleName] = {"adamw": "onecycle", "sgd": "constant"}
 
+# The batch size a device trains with when --batch-size is not given (docs/gpu.md). A GPU runs a
+# step of 512 images in about the time of 128, so it takes 512 and, unless --lr is given, a rate
+# scaled by the square root of the batch ratio: DEFAULT_LR * 2.
+DEFAULT_BATCH_SIZE = 128
+DEVICE_BATCH_SIZE = {"cuda": 512}
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -35,7 +42,8 @@ class TrainConfig:
     dataset: DatasetName = "mnist"  # registry name in catalog.DATASETS
     model: ModelName = "cnn"  # "cnn" (default) or "mlp", the exercise's 784-256-128-10 sigmoid net
     epochs: int = 8  # passes over the 60,000 training images
-    batch_size: int = 128  # images per optimiser step
+    batch_size: int | None = None  # images per optimiser step; None: the device's
+    # (DEVICE_BATCH_SIZE, else DEFAULT_BATCH_SIZE), filled in by for_device
     optimizer: OptimizerName = (
         "adamw"  # "adamw" or "sgd" (plain gradient descent, as in the exercise)
     )
@@ -52,8 +60,23 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (pays a compile time up front)
 
     def __post_init__(self) -> None:
-        # Fill in the optimiser's defaults, so that a stored config says what really ran.
-        if self.lr is None:
+        # Fill in the optimiser's defaults, so that a stored config says what really ran. The
+        # rate waits for the batch size where the device is still to choose it (for_device).
+        if self.lr is None and self.batch_size is not None:
             object.__setattr__(self, "lr", DEFAULT_LR.get(self.optimizer))
         if self.schedule is None:
             object.__setattr__(self, "schedule", DEFAULT_SCHEDULE.get(self.optimizer))
+
+
+def for_device(config: TrainConfig, device_type: str) -> TrainConfig:
+    """`config` with the device's recipe filled in, as the checkpoint records it: where no batch
+    size was given, the device's (DEVICE_BATCH_SIZE), and where no rate was given either, the
+    optimiser's default scaled by the square root of the batch ratio. A given batch size keeps
+    the default rate, as on every device before."""
+    if config.batch_size is not None:
+        return config
+    batch_size = DEVICE_BATCH_SIZE.get(device_type, DEFAULT_BATCH_SIZE)
+    lr = config.lr
+    if lr is None and config.optimizer in DEFAULT_LR:
+        lr = DEFAULT_LR[config.optimizer] * math.sqrt(batch_size / DEFAULT_BATCH_SIZE)
+    return replace(config, batch_size=batch_size, lr=lr)

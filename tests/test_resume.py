@@ -80,7 +80,7 @@ def test_ctrl_c_in_the_middle_of_an_epoch_then_resume_is_exact(
     runner, tiny_data, monkeypatch, options
 ):
     assert _train(runner, *options, "--epochs", "2", "--checkpoint", "straight.pt").exit_code == 0
-    from mnist_cli.train import loop as training
+    from mnist_cli.train import steps as training
 
     # 19 steps an epoch, and one loss for the test pass: the 27th is step 7 of epoch 2.
     with monkeypatch.context() as patch:
@@ -97,7 +97,7 @@ def test_ctrl_c_in_the_middle_of_an_epoch_then_resume_is_exact(
 
 
 def test_a_second_signal_interrupts_at_once(runner, tiny_data, monkeypatch):
-    from mnist_cli.train import loop as training
+    from mnist_cli.train import steps as training
 
     assert _train(runner, *SGD, "--epochs", "1").exit_code == 0
     before = Path("ckpt.pt").read_bytes()

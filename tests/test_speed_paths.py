@@ -15,7 +15,7 @@ from mnist_cli.train import runtime as runtime_module
 from mnist_cli.train.augment import Augmentation, augment
 from mnist_cli.train.loop import TrainData, _Run, _train_epoch
 from mnist_cli.train.optim import one_cycle
-from mnist_cli.train.runtime import Runtime, Stopwatch, in_layout, plan_runtime, prepare_model
+from mnist_cli.train.runtime import Runtime, Stopwatch, plan_runtime, prepare_model
 from tests.conftest import app
 
 BACKGROUND = -0.4242
@@ -102,7 +102,7 @@ def test_the_gpu_recipe_runs_on_the_cpu():
     torch.manual_seed(0)
     net = prepare_model(CNN(width=4, hidden=16), runtime)
     assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
-    inputs = in_layout(_digits(64), runtime)
+    images = (_digits(64)[:, 0] * MNIST.std + MNIST.mean).mul(255).clamp(0, 255).to(torch.uint8)
     labels = torch.arange(64) % 10
     config = TrainConfig(batch_size=16, augment=True)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-2)
@@ -120,7 +120,7 @@ def test_the_gpu_recipe_runs_on_the_cpu():
         generator=torch.Generator().manual_seed(0),
         on_step=lambda done, total, loss: steps.append(done),
     )
-    loss = _train_epoch(run, TrainData(inputs, labels, BACKGROUND))
+    loss = _train_epoch(run, TrainData(images, labels, MNIST.mean, MNIST.std))
     assert math.isfinite(loss) and steps[-1] == 4
     assert not torch.equal(before, net[0].weight)
     assert net[0].weight.dtype == torch.float32  # autocast computes in bf16, keeps fp32 weights

@@ -28,13 +28,17 @@ if TYPE_CHECKING:
     from mnist_cli.train.record import EpochRecord
 
 PLAIN_EVERY = 0.25  # fraction of an epoch between plain progress lines
+TRAIN_REFRESH = 4  # redraws of the training bars a second: each one takes the GIL from the loop
 
 
-def _progress(output: Output, *columns: ProgressColumn, live: bool) -> Progress:
+def _progress(
+    output: Output, *columns: ProgressColumn, live: bool, refresh: float = 10
+) -> Progress:
     # No redirection of stdout: with stdout piped, lines meant for the pipe must reach it.
     return Progress(
         *columns,
         console=output.err,
+        refresh_per_second=refresh,
         transient=True,
         disable=not (live and output.live),
         redirect_stdout=False,
@@ -81,7 +85,8 @@ class TrainDisplay:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         )
-        self.progress = _progress(output, *columns, live=True)
+        # The loop reports at most four times a second (train/steps.py: ProgressGate).
+        self.progress = _progress(output, *columns, live=True, refresh=TRAIN_REFRESH)
         self.epoch = done + 1
         self.next_mark = PLAIN_EVERY
         # Seconds in a plain line count from the previous epoch's end (the first epoch's from

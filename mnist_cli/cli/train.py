@@ -26,10 +26,12 @@ from mnist_cli.cli.options import (
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.report import training_summary
 from mnist_cli.config import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_CHECKPOINT,
     DEFAULT_DATA_DIR,
     DEFAULT_LR,
     DEFAULT_SCHEDULE,
+    DEVICE_BATCH_SIZE,
     ModelName,
     OptimizerName,
     PrecisionName,
@@ -66,9 +68,14 @@ Epochs = Annotated[
     int, _option("--epochs", min=1, metavar="N", panel=OPTIMISATION, help="Passes over the data.")
 ]
 BatchSize = Annotated[
-    int,
+    int | None,
     _option(
-        "--batch-size", min=1, metavar="N", panel=OPTIMISATION, help="Images per optimiser step."
+        "--batch-size",
+        min=1,
+        metavar="N",
+        panel=OPTIMISATION,
+        help="Images per optimiser step. \\[default: "
+        f"{DEFAULT_BATCH_SIZE}; {DEVICE_BATCH_SIZE['cuda']} on CUDA, at twice the default --lr]",
     ),
 ]
 Optimizer = Annotated[
@@ -259,7 +266,7 @@ def train(
         if plot:
             plot_history(result.history, plot)
     if as_json:
-        output.json(_json(config, result))
+        output.json(_json(result.config, result))
         return
     training_summary(output, config.model, result)
     if plot:

@@ -20,6 +20,9 @@ class Augmentation:
     shift: float = 2.0  # translation in pixels, each axis, either way
 
 
+NOISE_COLUMNS = 4  # random numbers per image: rotation, zoom, shift x, shift y
+
+
 def augment(
     images: torch.Tensor,
     background: float,
@@ -29,8 +32,20 @@ def augment(
     """A randomly moved copy of a batch of normalised images (N, C, H, W). `background` is the
     normalised value of a blank pixel, used for the area that moves into view. The random numbers
     come from `generator` (on the CPU, so runs repeat on every device) and move to the images."""
-    count, _, height, width = images.shape
-    uniform = (torch.rand(count, 4, generator=generator) * 2 - 1).to(images.device)
+    uniform = torch.rand(len(images), NOISE_COLUMNS, generator=generator) * 2 - 1
+    return augment_with(images, background, uniform.to(images.device), spec)
+
+
+def augment_with(
+    images: torch.Tensor,
+    background: float,
+    uniform: torch.Tensor,
+    spec: Augmentation = Augmentation(),
+) -> torch.Tensor:
+    """`augment` with its random numbers given: `uniform` [N, NOISE_COLUMNS] in [-1, 1), on the
+    images' device. The training loop draws a whole epoch's at once (steps.epoch_uniform): a
+    copy to the device per batch would make the host wait for the GPU at every step."""
+    _, _, height, width = images.shape
     angle = uniform[:, 0] * math.radians(spec.degrees)
     zoom = 1 + uniform[:, 1] * spec.scale
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom

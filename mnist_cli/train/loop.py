@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mnist_cli.checkpoint import (
@@ -20,26 +19,18 @@ from mnist_cli.checkpoint import (
     prepare_checkpoint_path,
     save_checkpoint,
 )
-from mnist_cli.config import TrainConfig
+from mnist_cli.config import TrainConfig, for_device
 from mnist_cli.data.catalog import Dataset
-from mnist_cli.data.store import LabelledImages, get_dataset, load_normalised
+from mnist_cli.data.store import LabelledImages, get_dataset, load_normalised, load_split
 from mnist_cli.errors import CheckpointError, Interrupted, MnistError
 from mnist_cli.evaluate.scoring import evaluate
 from mnist_cli.models import build_model
-from mnist_cli.train.augment import augment
+from mnist_cli.train.graphs import graph_backend
 from mnist_cli.train.optim import make_optimizer, make_schedule
 from mnist_cli.train.record import EpochRecord, RunRecord
 from mnist_cli.train.resume import EpochProgress, capture, restore, resume_command
-from mnist_cli.train.runtime import (
-    Runtime,
-    Stopwatch,
-    autocast,
-    in_layout,
-    prepare_model,
-    runtime_for,
-)
-
-REPORT_EVERY = 20  # steps between loss read-backs (each one syncs with the device)
+from mnist_cli.train.runtime import Runtime, Stopwatch, prepare_model, runtime_for
+from mnist_cli.train.steps import ProgressGate, StepParts, Stepper, TrainData, epoch_uniform
 
 StepFn = Callable[..., None]  # on_step(done, total, loss=...)
 EpochFn = Callable[[EpochRecord], None]
@@ -56,22 +47,11 @@ class TrainResult:
     threads: int  # CPU threads torch used
     parameters: int
     seconds: float  # the whole run, data loading included
+    config: TrainConfig  # what ran: the device's recipe filled in (config.for_device)
 
     @property
     def final(self) -> EpochRecord:
         return self.history[-1]
-
-
-@dataclass(frozen=True)
-class TrainData:
-    """The training split as the loop uses it."""
-
-    images: torch.Tensor  # normalised [N, 1, 28, 28], on the device, in the run's layout
-    labels: torch.Tensor  # [N], on the device
-    background: float  # the normalised value of a blank pixel: what augmentation fills with
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 @dataclass
@@ -89,14 +69,16 @@ class _Run:
     on_step: StepFn | None = None
     history: list[EpochRecord] = field(default_factory=list)
     progress: EpochProgress | None = None  # the epoch in progress, if it stopped inside one
+    stepper: Stepper | None = None  # made at the first step, kept with its CUDA graph
+    clock: Callable[[], float] | None = None  # for ProgressGate; None: time.monotonic
 
 
 def _check(config: TrainConfig) -> None:
     if config.epochs < 1:
         raise MnistError("--epochs must be at least 1")
-    if config.batch_size < 1:
+    if config.batch_size is not None and config.batch_size < 1:
         raise MnistError("--batch-size must be at least 1")
-    if config.lr <= 0 or not math.isfinite(config.lr):
+    if config.lr is not None and (config.lr <= 0 or not math.isfinite(config.lr)):
         raise MnistError("--lr must be a positive number")
     if not 0 <= config.label_smoothing < 1:
         raise MnistError("--label-smoothing must be at least 0 and below 1")
@@ -105,41 +87,50 @@ def _check(config: TrainConfig) -> None:
 def _train_epoch(run: _Run, data: TrainData, stop: StopFn | None = None) -> float | None:
     """One pass over the data in a random order, or the rest of the pass `run.progress` holds;
     returns the mean training loss, or None if `stop()` asked to stop early (`run.progress`
-    then says where)."""
-    config, net, images = run.config, run.net, data.images
+    then says where). The loss is read back from the device only when progress is reported."""
+    config = run.config
     if run.progress is None:
         run.progress = EpochProgress(torch.randperm(len(data), generator=run.generator))
     progress = run.progress
-    net.train()
+    stepper = _stepper(run, data)
+    run.net.train()
     batch_size = config.batch_size
     steps = math.ceil(len(data) / batch_size)
-    permutation = progress.permutation.to(images.device)
-    # Summed on the device: no sync per step.
-    loss_sum = torch.tensor(progress.loss_sum, dtype=torch.float32, device=images.device)
+    # Copied to the device once an epoch, not a batch at a time.
+    device = data.labels.device
+    permutation = progress.permutation.to(device)
+    uniform = None
+    if config.augment:
+        uniform = epoch_uniform(progress, run.generator, len(data), batch_size).to(device)
+    stepper.start_epoch(progress.loss_sum)
+    gate = ProgressGate(clock=run.clock)
     try:
         for step in range(progress.step, steps):
-            batch = permutation[step * batch_size : (step + 1) * batch_size]
-            inputs = images[batch]
-            if config.augment:
-                inputs = in_layout(augment(inputs, data.background, run.generator), run.runtime)
-            with autocast(run.runtime):
-                logits = net(inputs).float()
-            loss = F.cross_entropy(
-                logits, data.labels[batch], label_smoothing=config.label_smoothing
-            )
-            run.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            run.optimizer.step()
-            run.schedule.step()
-            loss_sum += loss.detach()
+            rows = slice(step * batch_size, (step + 1) * batch_size)
+            stepper.step(permutation[rows], None if uniform is None else uniform[rows])
             progress.step = done = step + 1
-            if run.on_step and (done % REPORT_EVERY == 0 or done == steps):
-                run.on_step(done, steps, loss=loss_sum.item() / done)
+            if run.on_step and gate.due(done, steps):
+                run.on_step(done, steps, loss=stepper.loss_sum.item() / done)
             if done < steps and stop and stop():
                 return None
-        return loss_sum.item() / steps
     finally:
-        progress.loss_sum = loss_sum.item()
+        progress.loss_sum = stepper.loss_sum.item()
+    return progress.loss_sum / steps
+
+
+def _stepper(run: _Run, data: TrainData) -> Stepper:
+    if run.stepper is None:
+        config = run.config
+        parts = StepParts(
+            net=run.net,
+            optimizer=run.optimizer,
+            schedule=run.schedule,
+            runtime=run.runtime,
+            label_smoothing=config.label_smoothing,
+            batch_size=config.batch_size,
+        )
+        run.stepper = Stepper(parts, data, config.augment, graph_backend(run.runtime))
+    return run.stepper
 
 
 def _start(
@@ -151,7 +142,7 @@ def _start(
 ) -> _Run:
     torch.manual_seed(config.seed)
     model = build_model(config.model, num_classes=len(dataset.class_names))
-    optimizer = make_optimizer(config, model)
+    optimizer = make_optimizer(config, model, fused=runtime.device.type == "cuda")
     steps_per_epoch = math.ceil(train_count / config.batch_size)
     run = _Run(
         config=config,
@@ -203,11 +194,12 @@ def train(
     checkpoint_path = Path(checkpoint_path)
     prepare_checkpoint_path(checkpoint_path)
     runtime = runtime_for(config)
+    config = for_device(config, runtime.device.type)
     dataset = get_dataset(config.dataset)
-    train_split = load_normalised(dataset, data_dir, "train", runtime.device)
+    train_images, train_labels = load_split(dataset, data_dir, "train")
     test_split = load_normalised(dataset, data_dir, "test", runtime.device)
     data = TrainData(
-        in_layout(train_split.images, runtime), train_split.labels, -dataset.mean / dataset.std
+        train_images.to(runtime.device), train_labels.to(runtime.device), dataset.mean, dataset.std
     )
     run = _start(config, runtime, dataset, len(data), resume)
     run.on_step = on_step
@@ -233,6 +225,7 @@ def train(
         threads=runtime.threads,
         parameters=sum(p.numel() for p in run.model.parameters()),
         seconds=time.perf_counter() - started,
+        config=config,
     )
 
 

@@ -26,11 +26,14 @@ RESUMABLE = frozenset({"epochs", "device", "threads", "precision", "compile"})
 
 @dataclass
 class EpochProgress:
-    """Where the epoch in progress stands: its batch order, the steps done, the summed loss."""
+    """Where the epoch in progress stands: its batch order, the steps done, the summed loss, and
+    where its augmentation's random numbers came from."""
 
     permutation: torch.Tensor  # the order of the training images in this epoch (on the CPU)
     step: int = 0  # optimiser steps done in this epoch
     loss_sum: float = 0.0  # summed training loss of those steps
+    noise_state: torch.Tensor | None = None  # the generator's state before the epoch's draw of
+    # augmentation numbers (steps.epoch_uniform); None in older checkpoints
 
 
 def capture(

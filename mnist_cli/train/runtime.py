@@ -41,6 +41,7 @@ class Runtime:
     autocast: torch.dtype | None  # None: float32 throughout
     channels_last: bool
     compile: bool
+    cuda_graphs: bool = False  # replay each training step as one CUDA graph (train/graphs.py)
 
 
 def available_cores() -> int:
@@ -86,9 +87,12 @@ def plan_runtime(
     precision: str = "auto",
     channels_last: bool | None = None,
     compile: bool = False,
+    cuda_graphs: bool | None = None,
 ) -> Runtime:
-    """Settings for `device`: bf16 autocast and channels_last on CUDA, plain float32 elsewhere
-    (a CPU without bf16 units runs it slower). `precision` is "auto", "fp32" or "bf16"."""
+    """Settings for `device`: bf16 autocast, channels_last and CUDA graphs on CUDA, plain float32
+    elsewhere (a CPU without bf16 units runs it slower). `precision` is "auto", "fp32" or "bf16".
+    CUDA graphs need CUDA; they step aside for --compile, which captures its own, and for
+    MNIST_CUDA_GRAPHS=0 (to time a run without them)."""
     if threads is not None and threads < 1:
         raise MnistError("--threads must be at least 1")
     on_cuda = device.type == "cuda"
@@ -102,7 +106,12 @@ def plan_runtime(
         autocast=torch.bfloat16 if precision == "bf16" else None,
         channels_last=on_cuda if channels_last is None else channels_last,
         compile=compile,
+        cuda_graphs=_cuda_graphs(on_cuda, compile) if cuda_graphs is None else cuda_graphs,
     )
+
+
+def _cuda_graphs(on_cuda: bool, compile: bool) -> bool:
+    return on_cuda and not compile and os.environ.get("MNIST_CUDA_GRAPHS", "1") != "0"
 
 
 def runtime_for(config: TrainConfig) -> Runtime:
@@ -141,11 +150,14 @@ def in_layout(images: torch.Tensor, runtime: Runtime) -> torch.Tensor:
     return images
 
 
-def autocast(runtime: Runtime):
-    """The precision context for forward passes."""
+def autocast(runtime: Runtime, cache: bool = True):
+    """The precision context for forward passes. A CUDA graph's capture needs `cache` off: the
+    cast copies of the weights must be made inside the graph, at every replay."""
     if runtime.autocast is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=runtime.device.type, dtype=runtime.autocast)
+    return torch.autocast(
+        device_type=runtime.device.type, dtype=runtime.autocast, cache_enabled=cache
+    )
 
 
 class Stopwatch:
