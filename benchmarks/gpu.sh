@@ -39,9 +39,9 @@ if [ -z "$data" ] || [ ! -d "$data" ]; then
 fi
 
 if "$python" -c 'import pytest' 2>/dev/null; then
-    timeout 120 "$python" -m pytest -q -p no:cacheprovider tests/test_gpu.py \
+    timeout 60 "$python" -m pytest -q -p no:cacheprovider tests/test_gpu.py \
         || echo "device checks failed (above); timing anyway" >&2
 else
     echo "pytest is not installed: device checks skipped" >&2
 fi
-timeout 440 "$python" benchmarks/gpu.py --data "$data"
+timeout 400 "$python" benchmarks/gpu.py --data "$data"

@@ -192,12 +192,14 @@ def test_a_frozen_clock_reports_only_the_end_and_a_slow_step_every_step():
 
 
 class HostGraph:
-    """torch.cuda.CUDAGraph's contract, on the CPU: a capture records without running anything,
-    and each replay runs what was recorded, its gradients replacing the previous ones (a captured
-    backward writes into the same buffers every time)."""
+    """torch.cuda.CUDAGraph's contract, on the CPU: a capture records without running anything;
+    the graph's gradients live in buffers of its own, which become the parameters' gradients at
+    the capture, and each replay writes into those buffers, whatever the parameters' `.grad`
+    has become since (set to None or replaced, it no longer sees the replays)."""
 
     def __init__(self, model):
-        self.model = model
+        self.parameters = list(model.parameters())
+        self.buffers = None
         self.captures = 0
 
     def warmup(self):
@@ -208,9 +210,18 @@ class HostGraph:
         self.captures += 1
 
     def replay(self):
-        for parameter in self.model.parameters():
+        held = [parameter.grad for parameter in self.parameters]
+        for parameter in self.parameters:
             parameter.grad = None
         self.body()
+        fresh = [parameter.grad for parameter in self.parameters]
+        if self.buffers is None:  # the first replay stands for the capture's allocation
+            self.buffers = held = fresh
+        else:
+            for buffer, grad in zip(self.buffers, fresh, strict=True):
+                buffer.copy_(grad)
+        for parameter, grad in zip(self.parameters, held, strict=True):
+            parameter.grad = grad
 
 
 def _stepper(run: _Run, data: TrainData, graph=None) -> Stepper:
@@ -218,11 +229,13 @@ def _stepper(run: _Run, data: TrainData, graph=None) -> Stepper:
     return Stepper(parts, data, run.config.augment, graph)
 
 
-def test_graphed_steps_learn_what_eager_steps_learn():
+@pytest.mark.parametrize("augmented", [True, False])
+def test_graphed_steps_learn_what_eager_steps_learn(augmented):
     """Warm-up, capture, replays of full batches with the indices and numbers copied into the
     graph's buffers, and the smaller last batch run eagerly without unhooking the gradients."""
     data = _split(70)
     eager, graphed = _run(data), _run(data)
+    eager.config = graphed.config = TrainConfig(batch_size=16, epochs=2, augment=augmented)
     eager.stepper = _stepper(eager, data)
     graph = HostGraph(graphed.model)
     graphed.stepper = _stepper(graphed, data, graph)
@@ -232,6 +245,27 @@ def test_graphed_steps_learn_what_eager_steps_learn():
     _assert_same_weights(eager, graphed)
     assert graph.captures == 1
     assert graphed.stepper.graphed.replays == 2 * 4 - WARMUP_STEPS  # full batches after warm-up
+
+
+def test_the_graphs_gradients_must_not_be_unhooked(monkeypatch):
+    """The stand-in catches the mistake the eager last batch must avoid: gradients set to None
+    after the capture no longer receive the replays, and the run learns something else."""
+    data = _split(70)
+    right, wrong = _run(data), _run(data)
+    right.stepper = _stepper(right, data, HostGraph(right.model))
+    wrong.stepper = _stepper(wrong, data, HostGraph(wrong.model))
+    _train_epoch(right, data)
+    right.progress = None
+    optimizer = wrong.optimizer
+    monkeypatch.setattr(
+        optimizer, "zero_grad", lambda set_to_none=True: type(optimizer).zero_grad(optimizer, True)
+    )
+    _train_epoch(wrong, data)
+    wrong.progress = None
+    _train_epoch(right, data)
+    _train_epoch(wrong, data)
+    mine, theirs = right.model.state_dict(), wrong.model.state_dict()
+    assert not all(torch.equal(mine[key], theirs[key]) for key in mine)
 
 
 def test_cuda_graphs_are_planned_for_cuda_alone(monkeypatch):
