@@ -41,7 +41,9 @@ class TrainData:
         """The normalised value of a blank pixel: what augmentation fills with."""
         return -self.mean / self.std
 
-    def batch(self, index: torch.Tensor, uniform: torch.Tensor | None, runtime: Runtime):
+    def batch(
+        self, index: torch.Tensor, uniform: torch.Tensor | None, runtime: Runtime
+    ) -> torch.Tensor:
         """The images at `index`, normalised, moved by the random numbers `uniform` (None: left as
         they are), in the run's memory layout. index_select, never a mask: no read-back."""
         inputs = normalise(torch.index_select(self.images, 0, index), self.mean, self.std)
