@@ -18,6 +18,7 @@ from mnist_cli import config as config_module
 from mnist_cli.config import TrainConfig, for_device
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.data.store import normalise
+from mnist_cli.errors import DeviceError
 from mnist_cli.models import CNN
 from mnist_cli.train.augment import augment
 from mnist_cli.train.graphs import WARMUP_STEPS, graph_backend
@@ -266,6 +267,29 @@ def test_the_graphs_gradients_must_not_be_unhooked(monkeypatch):
     _train_epoch(wrong, data)
     mine, theirs = right.model.state_dict(), wrong.model.state_dict()
     assert not all(torch.equal(mine[key], theirs[key]) for key in mine)
+
+
+def test_a_failed_capture_says_how_to_train_without_graphs():
+    class Refusing(HostGraph):
+        def capture(self, body):
+            raise RuntimeError("operation not permitted when stream is capturing\nmore")
+
+    data = _split(70)
+    run = _run(data)
+    run.stepper = _stepper(run, data, Refusing(run.model))
+    with pytest.raises(DeviceError, match="not permitted when stream.*MNIST_CUDA_GRAPHS=0"):
+        _train_epoch(run, data)
+
+
+def test_the_gpu_benchmark_times_to_99_with_cuda_events():
+    from benchmarks.gpu import time_to
+
+    history = [
+        {"train_seconds": 0.2, "seconds": 9.0, "test_accuracy": 0.985},
+        {"train_seconds": 0.1, "seconds": 9.0, "test_accuracy": 0.991},
+    ]
+    assert time_to(history, 0.99) == pytest.approx(0.3)  # the CUDA events, not the wall clock
+    assert time_to(history, 0.995) is None
 
 
 def test_cuda_graphs_are_planned_for_cuda_alone(monkeypatch):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import torch
 
+from mnist_cli.errors import DeviceError
 from mnist_cli.train.runtime import Runtime
 
 WARMUP_STEPS = 3  # eager steps before the capture: cuDNN picks its kernels, allocations settle
@@ -89,7 +90,14 @@ class Graphed:
             self.uniform.copy_(uniform)
         if not self.captured:
             self.optimizer.zero_grad(set_to_none=True)  # the capture allocates the grads
-            self.backend.capture(lambda: self.body(self.index, self.uniform))
+            try:
+                self.backend.capture(lambda: self.body(self.index, self.uniform))
+            except RuntimeError as why:
+                reason = (str(why).strip().splitlines() or ["unknown"])[0][:120]
+                raise DeviceError(
+                    f"this GPU could not capture the training step as a CUDA graph ({reason}):"
+                    " run with MNIST_CUDA_GRAPHS=0 to train without graphs"
+                ) from why
             self.captured = True
         self.backend.replay()
         self.replays += 1
