@@ -52,6 +52,7 @@ class Checkpoint:
     training: dict[str, Any] | None = None  # the state to resume from (train/resume.py)
     torch_version: str = ""  # of the run that wrote it; "" if the file does not say
     created: str = ""  # ISO 8601, UTC
+    sha256: str = ""  # the file's own `sha256` field (payload_sha256), checked on load
 
     @property
     def parameters(self) -> int:
@@ -237,6 +238,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
         training=training if isinstance(training, dict) else None,
         torch_version=_text(data.get("torch_version")),
         created=_text(data.get("created")),
+        sha256=_text(data.get("sha256")),
     )
 
 

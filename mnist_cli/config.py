@@ -15,6 +15,7 @@ DEFAULT_DATA_DIR = Path("data")
 DATA_DIR_ENV = "MNIST_DATA_DIR"  # overrides DEFAULT_DATA_DIR
 
 ModelName = Literal["cnn", "mlp"]
+ExportFormat = Literal["onnx", "safetensors"]  # mnist export --format
 PrecisionName = Literal["auto", "fp32", "bf16"]
 # The names in catalog.DATASETS (a test keeps the two the same); spelled out so --help needs no
 # import of the registry.

@@ -6,6 +6,7 @@ MnistError            exit 1: the base; the CLI prints its message on one red li
 ├── ImageError        a file given to predict cannot be read as an image
 ├── DeviceError       the requested device is not available on this machine
 ├── OutputError       a file the user asked for cannot be written
+├── ExportError       a model cannot be exported, or its export does not match it
 └── Interrupted       exit 130: Ctrl-C or SIGTERM; the message says what was kept
 """
 
@@ -34,6 +35,10 @@ class DeviceError(MnistError):
 
 class OutputError(MnistError):
     """A file the user asked for cannot be written."""
+
+
+class ExportError(MnistError):
+    """A model cannot be exported (a missing package), or its export does not match it."""
 
 
 class Interrupted(MnistError):

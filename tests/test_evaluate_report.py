@@ -114,7 +114,7 @@ def test_bad_errors_path_fails_before_evaluating(
 ):
     from mnist_cli.evaluate import scoring
 
-    monkeypatch.setattr(scoring, "load_split", lambda *a: pytest.fail("data was loaded"))
+    monkeypatch.setattr(scoring, "load_split_arrays", lambda *a: pytest.fail("data was loaded"))
     result = runner.invoke(app(), ["evaluate", "--errors", path])
     assert result.exit_code == 1
     assert message in result.stderr

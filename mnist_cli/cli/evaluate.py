@@ -14,7 +14,7 @@ from mnist_cli.cli.output import output_of
 from mnist_cli.config import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.classifier import Classifier
     from mnist_cli.evaluate.metrics import Metrics
 
 MAX_GALLERY = 1000  # digits --errors draws at most
@@ -28,7 +28,11 @@ EXAMPLES = (
 def evaluate(
     ctx: typer.Context,
     checkpoint: Annotated[
-        Path, typer.Argument(metavar="CHECKPOINT", help="The checkpoint to score.")
+        Path,
+        typer.Argument(
+            metavar="CHECKPOINT",
+            help="The checkpoint to score, or an ONNX export (.onnx, runs without torch).",
+        ),
     ] = DEFAULT_CHECKPOINT,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     device: Device = DEFAULTS.device,
@@ -58,15 +62,14 @@ def evaluate(
     """Score a checkpoint on its dataset's test images: accuracy, per-class scores, confusions."""
     output = output_of(ctx, quiet)
     with output.handled():
-        from mnist_cli.checkpoint import load_checkpoint
+        from mnist_cli.classifier import open_classifier
         from mnist_cli.data.store import get_dataset
         from mnist_cli.evaluate.gallery import check_gallery_path, save_gallery
         from mnist_cli.evaluate.scoring import evaluate_checkpoint
-        from mnist_cli.train.runtime import resolve_device
 
         if errors:
             check_gallery_path(errors)
-        loaded = load_checkpoint(checkpoint, resolve_device(device))
+        loaded = open_classifier(checkpoint, device)
         dataset = get_dataset(loaded.dataset)
         ensure_data(output, dataset, data_dir, quiet=as_json)
         evaluation = evaluate_checkpoint(loaded, data_dir, errors_count if errors else 0)
@@ -83,7 +86,7 @@ def evaluate(
         output.note(f"{drawn} misclassified digits, surest first, in {errors}")
 
 
-def _json(path: Path, checkpoint: Checkpoint, metrics: Metrics) -> dict:
+def _json(path: Path, checkpoint: Classifier, metrics: Metrics) -> dict:
     """The document `mnist evaluate --json` prints."""
     names = checkpoint.class_names
     low, high = metrics.accuracy_interval

@@ -15,14 +15,14 @@ from mnist_cli.cli.report import percent
 from mnist_cli.evaluate.metrics import ClassScore, Metrics, most_confused
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.classifier import Classifier
     from mnist_cli.data.catalog import Dataset
 
 CONFUSED_PAIRS = 5  # pairs listed under the matrix
 
 
 def evaluation_report(
-    output: Output, path: Path, checkpoint: Checkpoint, metrics: Metrics, dataset: Dataset | None
+    output: Output, path: Path, checkpoint: Classifier, metrics: Metrics, dataset: Dataset | None
 ) -> None:
     """`dataset`: the registry entry of the checkpoint's dataset (None if this version lacks it);
     it names the test set and what a class is ("digit", "article", "character")."""

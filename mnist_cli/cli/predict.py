@@ -39,7 +39,10 @@ def predict(
     checkpoint: Annotated[
         Path,
         typer.Option(
-            "--checkpoint", metavar="FILE", help="The model to use.", rich_help_panel=MODEL
+            "--checkpoint",
+            metavar="FILE",
+            help="The model to use: a checkpoint, or an ONNX export (.onnx, runs without torch).",
+            rich_help_panel=MODEL,
         ),
     ] = DEFAULT_CHECKPOINT,
     preprocess: Annotated[
@@ -84,14 +87,14 @@ def predict(
     """Say which digit (or article, or character: the checkpoint's classes) each image shows."""
     output = output_of(ctx)
     with output.handled():
-        from mnist_cli.checkpoint import load_checkpoint
+        from mnist_cli.classifier import open_classifier
         from mnist_cli.data.store import find_dataset
         from mnist_cli.predict.pipeline import predict_files
         from mnist_cli.predict.pipeline import save_preprocessed as save
         from mnist_cli.predict.sources import expand_sources
 
         sources = expand_sources(images, sys.stdin.buffer.read)
-        loaded = load_checkpoint(checkpoint)
+        loaded = open_classifier(checkpoint, use_export_beside=True)
         predictions = predict_files(loaded, sources, top_k, preprocess)
         if save_preprocessed is not None:
             save(predictions, save_preprocessed)

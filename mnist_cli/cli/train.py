@@ -265,12 +265,30 @@ def train(
             )
         if plot:
             plot_history(result.history, plot)
+        exported = _export_for_predict(result.checkpoint, data_dir)
+    output.note(exported)
     if as_json:
         output.json(_json(result.config, result))
         return
     training_summary(output, config.model, result)
     if plot:
         output.note(f"learning curves in {plot}")
+
+
+def _export_for_predict(checkpoint: Path, data_dir: Path) -> str:
+    """`ckpt.onnx` beside the checkpoint, so that a plain `mnist predict` needs no torch
+    (export/formats.py); the note that says what happened."""
+    from mnist_cli.errors import MnistError
+    from mnist_cli.export.formats import export_beside
+
+    try:
+        exported = export_beside(checkpoint, data_dir)
+    except MnistError as error:
+        return f"no ONNX export beside {checkpoint} ({error}): `mnist predict` uses torch"
+    return (
+        f"{exported.path}: its ONNX export, for a fast `mnist predict`"
+        f" (max abs logit difference {exported.max_abs_diff:.1e})"
+    )
 
 
 def _json(config: TrainConfig, result: TrainResult) -> dict:

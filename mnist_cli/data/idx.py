@@ -1,4 +1,5 @@
-"""Reader for the IDX format that MNIST and its siblings are stored in: bytes -> uint8 tensor.
+"""Reader for the IDX format that MNIST and its siblings are stored in: bytes -> uint8 numpy array
+(torch-free, for the ONNX path), or tensor.
 
 Every check is explicit (never `assert`), since the bytes come from the network or the user.
 """
@@ -48,48 +49,72 @@ def parse_header(data: bytes, name: str = "IDX file", element: int = UBYTE) -> t
     return dims
 
 
-def parse_idx(data: bytes, name: str = "IDX file", ndims: int | None = None):
-    """Parse IDX bytes into a uint8 tensor shaped as the header says."""
-    import torch
-
+def idx_array(data: bytes, name: str = "IDX file", ndims: int | None = None) -> np.ndarray:
+    """Parse IDX bytes into a writable uint8 array shaped as the header says."""
     dims = parse_header(data, name)
     if ndims is not None and len(dims) != ndims:
         raise DataError(f"{name}: expected {ndims} dimensions, found {len(dims)}")
     header_size = 4 + 4 * len(dims)
-    payload = bytearray(data[header_size:])
-    if not payload:
-        return torch.empty(dims, dtype=torch.uint8)
-    return torch.frombuffer(payload, dtype=torch.uint8).reshape(dims)
+    return np.frombuffer(bytearray(data[header_size:]), dtype=np.uint8).reshape(dims)
 
 
-def parse_images(data: bytes, name: str = "images"):
+def images_array(data: bytes, name: str = "images") -> np.ndarray:
     """Parse an IDX images file: N x rows x cols uint8."""
-    images = parse_idx(data, name, ndims=IMAGES_DIMS)
+    images = idx_array(data, name, ndims=IMAGES_DIMS)
     if images.shape[1] == 0 or images.shape[2] == 0:
         raise DataError(f"{name}: images have a zero dimension {tuple(images.shape)}")
     return images
 
 
-def parse_labels(data: bytes, num_classes: int, name: str = "labels"):
+def labels_array(data: bytes, num_classes: int, name: str = "labels") -> np.ndarray:
     """Parse an IDX labels file: N uint8 labels, each below num_classes, as int64."""
-    labels = parse_idx(data, name, ndims=LABELS_DIMS)
-    if labels.numel() and int(labels.max()) >= num_classes:
+    labels = idx_array(data, name, ndims=LABELS_DIMS)
+    if labels.size and int(labels.max()) >= num_classes:
         raise DataError(f"{name}: label {int(labels.max())} is outside 0-{num_classes - 1}")
-    return labels.long()
+    return labels.astype(np.int64)
 
 
-def parse_qmnist_labels(data: bytes, num_classes: int, name: str = "labels"):
+def qmnist_labels_array(data: bytes, num_classes: int, name: str = "labels") -> np.ndarray:
     """Parse QMNIST's extended labels (idx2 int32, N x 8 columns): the class is column 0; the
     other columns (NIST writer, series, indices) are checked for shape only. Returns int64 [N]."""
-    import torch
-
     dims = parse_header(data, name, INT32)
     if len(dims) != 2 or dims[1] != QMNIST_COLUMNS:
         raise DataError(f"{name}: expected N x {QMNIST_COLUMNS} int32 labels, found {dims}")
     header_size = 4 + 4 * len(dims)
     table = np.frombuffer(data, dtype=">i4", offset=header_size).reshape(dims)
-    labels = torch.from_numpy(table[:, 0].astype(np.int64))
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+    labels = table[:, 0].astype(np.int64)
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
         raise DataError(f"{name}: label {bad} is outside 0-{num_classes - 1}")
     return labels
+
+
+# The same as torch tensors, for the code that trains.
+
+
+def parse_idx(data: bytes, name: str = "IDX file", ndims: int | None = None):
+    """`idx_array` as a uint8 tensor."""
+    import torch
+
+    return torch.from_numpy(idx_array(data, name, ndims))
+
+
+def parse_images(data: bytes, name: str = "images"):
+    """`images_array` as a uint8 tensor [N, rows, cols]."""
+    import torch
+
+    return torch.from_numpy(images_array(data, name))
+
+
+def parse_labels(data: bytes, num_classes: int, name: str = "labels"):
+    """`labels_array` as an int64 tensor [N]."""
+    import torch
+
+    return torch.from_numpy(labels_array(data, num_classes, name))
+
+
+def parse_qmnist_labels(data: bytes, num_classes: int, name: str = "labels"):
+    """`qmnist_labels_array` as an int64 tensor [N]."""
+    import torch
+
+    return torch.from_numpy(qmnist_labels_array(data, num_classes, name))

@@ -1,4 +1,4 @@
-"""The datasets on disk: a verified split of a registered dataset as uint8 tensors, and as
+"""The datasets on disk: a verified split of a registered dataset as uint8 arrays or tensors, and as
 normalised tensors on the device, ready for a model.
 
 The registry itself (files and checksums, mirrors, class names, normalisation) is in catalog.py.
@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from mnist_cli.data.catalog import DATASETS, MNIST, DataFile, Dataset
-from mnist_cli.data.idx import parse_images, parse_labels, parse_qmnist_labels
+from mnist_cli.data.idx import images_array, labels_array, qmnist_labels_array
 from mnist_cli.errors import DataError
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: `mnist download` needs none
     import torch
 
 # How each labels_format is read: (bytes, num_classes, name) -> int64 labels [N]
-LABEL_READERS = {"idx1-ubyte": parse_labels, "qmnist": parse_qmnist_labels}
+LABEL_READERS = {"idx1-ubyte": labels_array, "qmnist": qmnist_labels_array}
 
 
 def get_dataset(name: str) -> Dataset:
@@ -129,10 +131,13 @@ def _read_verified(dataset: Dataset, data_dir: Path, datafile: DataFile) -> byte
     return data
 
 
-def load_split(dataset: Dataset, data_dir: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (images uint8 [N, 28, 28], labels int64 [N]) of a split, verified byte for byte."""
+def load_split_arrays(
+    dataset: Dataset, data_dir: Path, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (images uint8 [N, 28, 28], labels int64 [N]) of a split as numpy arrays, verified
+    byte for byte. No torch: the ONNX path of `mnist evaluate` reads the test set with it."""
     images_file, labels_file = dataset.split_files(split)
-    images = parse_images(_read_verified(dataset, data_dir, images_file), images_file.name)
+    images = images_array(_read_verified(dataset, data_dir, images_file), images_file.name)
     read_labels = LABEL_READERS[dataset.labels_format]
     labels = read_labels(
         _read_verified(dataset, data_dir, labels_file), len(dataset.class_names), labels_file.name
@@ -147,6 +152,14 @@ def load_split(dataset: Dataset, data_dir: Path, split: str) -> tuple[torch.Tens
             )
         images, labels = images[: dataset.test_rows], labels[: dataset.test_rows]
     return images, labels
+
+
+def load_split(dataset: Dataset, data_dir: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (images uint8 [N, 28, 28], labels int64 [N]) of a split, verified byte for byte."""
+    import torch
+
+    images, labels = load_split_arrays(dataset, data_dir, split)
+    return torch.from_numpy(images), torch.from_numpy(labels)
 
 
 @dataclass(frozen=True)
@@ -165,6 +178,12 @@ def normalise(images: torch.Tensor, mean: float, std: float, device=None) -> tor
     images = images.to(device) if device is not None else images
     pixels = images.float() / 255 if images.dtype == torch.uint8 else images.float()
     return ((pixels - mean) / std).unsqueeze(1)
+
+
+def normalise_array(images: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """`normalise` in numpy, for the ONNX path: -> float32 [N, 1, 28, 28]."""
+    pixels = images.astype(np.float32) / 255 if images.dtype == np.uint8 else images
+    return ((pixels.astype(np.float32) - np.float32(mean)) / np.float32(std))[:, None]
 
 
 def load_normalised(dataset: Dataset, data_dir: Path, split: str, device) -> LabelledImages:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from mnist_cli.errors import MnistError, OutputError
 
 if TYPE_CHECKING:
-    import torch
+    import numpy as np
 
     from mnist_cli.evaluate.metrics import Mistake
 
@@ -36,9 +36,10 @@ def check_gallery_path(path: Path) -> None:
         raise MnistError(f"--errors {path}: folder {path.parent} does not exist")
 
 
-def save_gallery(path: Path, mistakes: list[Mistake], images: list[torch.Tensor]) -> int:
-    """Draw `images` (uint8 [28, 28] tensors) captioned by `mistakes`, in order, into one image
+def save_gallery(path: Path, mistakes: list[Mistake], images: list[np.ndarray]) -> int:
+    """Draw `images` (uint8 [28, 28] arrays) captioned by `mistakes`, in order, into one image
     at `path`; returns how many digits it shows. With no mistakes it says so in the picture."""
+    import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
     tile = 28 * SCALE
@@ -54,7 +55,7 @@ def save_gallery(path: Path, mistakes: list[Mistake], images: list[torch.Tensor]
     for position, (mistake, pixels) in enumerate(zip(mistakes, images, strict=True)):
         left = GAP + (position % columns) * (tile + GAP)
         top = GAP + (position // columns) * (tile + CAPTION + GAP)
-        digit = Image.fromarray(pixels.numpy()).resize((tile, tile), Image.NEAREST)
+        digit = Image.fromarray(np.asarray(pixels)).resize((tile, tile), Image.NEAREST)
         sheet.paste(digit, (left, top))
         caption = f"true {mistake.true}, read {mistake.predicted}"
         draw.text((left, top + tile + 2), caption, fill="black", font=font)

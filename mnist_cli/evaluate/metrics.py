@@ -1,14 +1,14 @@
 """The numbers behind an evaluation report: `Metrics` (accuracy, loss, confusion matrix, per-class
 scores, the confidence interval of the accuracy), the most confused pairs and the most confident
-mistakes. Pure arithmetic on logits and labels: no model, no data loading."""
+mistakes. Pure arithmetic on logits and labels: no model, no data loading. numpy, no torch: the
+ONNX path scores with it too; tensors are taken as they come (copied to the CPU)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+import numpy as np
 
 Z_95 = 1.959964  # two-sided 95% quantile of the standard normal
 
@@ -61,14 +61,30 @@ class Metrics:
         return [scores.recall for scores in self.per_class]
 
 
-def score(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Metrics:
+def as_array(values) -> np.ndarray:
+    """A numpy array of logits or labels, which may be a torch tensor on any device."""
+    if hasattr(values, "detach"):  # a torch tensor; torch itself is not imported here
+        values = values.detach().cpu()
+        values = (values.float() if values.is_floating_point() else values).numpy()
+    return np.asarray(values)
+
+
+def log_softmax(logits) -> np.ndarray:
+    """Log-probabilities of float64 logits [N, C], computed stably."""
+    logits = as_array(logits).astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def score(logits, labels, num_classes: int) -> Metrics:
     """Every number of the report, counted from the confusion matrix of `logits`."""
-    labels = labels.to(logits.device)
+    logits, labels = as_array(logits), as_array(labels).astype(np.int64)
     confusion = confusion_matrix(logits.argmax(1), labels, num_classes)
-    correct = int(confusion.trace().item())
+    correct = int(np.trace(confusion))
+    loss = -log_softmax(logits)[np.arange(len(labels)), labels].mean() if len(labels) else 0.0
     return Metrics(
         accuracy=correct / len(labels),
-        loss=F.cross_entropy(logits.float(), labels).item(),
+        loss=float(loss),
         count=len(labels),
         correct=correct,
         confusion=confusion.tolist(),
@@ -77,25 +93,23 @@ def score(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Metri
     )
 
 
-def confusion_matrix(
-    predicted: torch.Tensor, labels: torch.Tensor, num_classes: int
-) -> torch.Tensor:
+def confusion_matrix(predicted, labels, num_classes: int) -> np.ndarray:
     """[num_classes, num_classes] counts: rows are the true classes, columns the predictions."""
-    pairs = labels.long() * num_classes + predicted.long()
-    return torch.bincount(pairs, minlength=num_classes**2).view(num_classes, num_classes)
+    pairs = as_array(labels).astype(np.int64) * num_classes + as_array(predicted).astype(np.int64)
+    return np.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
-def class_scores(confusion: torch.Tensor) -> list[ClassScore]:
+def class_scores(confusion) -> list[ClassScore]:
     """Precision, recall, F1 and support per class; 0 where a ratio has nothing to divide by
     (as scikit-learn's `zero_division=0`)."""
-    confusion = confusion.double()
+    confusion = as_array(confusion).astype(np.float64)
     hits = confusion.diagonal()
     support = confusion.sum(1)
     predicted = confusion.sum(0)
-    precision = torch.where(predicted > 0, hits / predicted.clamp(min=1), 0.0)
-    recall = torch.where(support > 0, hits / support.clamp(min=1), 0.0)
+    precision = np.where(predicted > 0, hits / np.maximum(predicted, 1), 0.0)
+    recall = np.where(support > 0, hits / np.maximum(support, 1), 0.0)
     both = precision + recall
-    f1 = torch.where(both > 0, 2 * precision * recall / both.clamp(min=1e-12), 0.0)
+    f1 = np.where(both > 0, 2 * precision * recall / np.maximum(both, 1e-12), 0.0)
     return [
         ClassScore(p, r, f, int(s))
         for p, r, f, s in zip(
@@ -119,10 +133,10 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
 
 
 def most_confused(confusion, limit: int = 5) -> list[Confusion]:
-    """The largest off-diagonal counts of a confusion matrix (tensor or nested lists), largest
-    first (ties: lower true digit, then lower prediction), zeros left out."""
-    off_diagonal = torch.as_tensor(confusion).clone()
-    off_diagonal.fill_diagonal_(0)
+    """The largest off-diagonal counts of a confusion matrix (array, tensor or nested lists),
+    largest first (ties: lower true digit, then lower prediction), zeros left out."""
+    off_diagonal = as_array(confusion).copy()
+    np.fill_diagonal(off_diagonal, 0)
     num_classes = off_diagonal.shape[1]
     counts = off_diagonal.flatten().tolist()
     order = sorted(range(len(counts)), key=lambda cell: (-counts[cell], cell))
@@ -133,12 +147,13 @@ def most_confused(confusion, limit: int = 5) -> list[Confusion]:
     ]
 
 
-def worst_mistakes(logits: torch.Tensor, labels: torch.Tensor, limit: int) -> list[Mistake]:
+def worst_mistakes(logits, labels, limit: int) -> list[Mistake]:
     """The misclassified images the model was surest about, most confident first."""
-    probabilities = logits.float().softmax(1)
-    confidence, predicted = probabilities.max(1)
-    wrong = (predicted != labels.to(predicted.device)).nonzero().flatten()
-    order = confidence[wrong].argsort(descending=True, stable=True)[:limit]
+    probabilities = np.exp(log_softmax(logits))
+    confidence, predicted = probabilities.max(1), probabilities.argmax(1)
+    labels = as_array(labels)
+    wrong = np.flatnonzero(predicted != labels)
+    order = np.argsort(-confidence[wrong], kind="stable")[:limit]
     return [
         Mistake(int(index), int(labels[index]), int(predicted[index]), float(confidence[index]))
         for index in wrong[order].tolist()

@@ -1,5 +1,6 @@
-"""Predicting the class in users' images with a loaded checkpoint: read each source, prepare it
-as the checkpoint's dataset was prepared, one batch through the model; and keeping what it saw."""
+"""Predicting the class in users' images with a loaded model (a checkpoint on torch or its ONNX
+export, classifier.py): read each source, prepare it as the model's dataset was prepared, one
+batch through the model; and keeping what it saw. Imports no torch."""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
-from mnist_cli.checkpoint import Checkpoint
-from mnist_cli.data.store import find_dataset, normalise
+from mnist_cli.classifier import Classifier, softmax
+from mnist_cli.data.store import find_dataset
 from mnist_cli.errors import ImageError, OutputError
-from mnist_cli.models import predict_logits
 from mnist_cli.predict.fashion import to_fashion
 from mnist_cli.predict.handwriting import to_mnist
 from mnist_cli.predict.read import read_image
@@ -65,30 +64,24 @@ def _prepare(source: Source, prepare: Preparer, preprocess: bool) -> np.ndarray:
 
 
 def predict_files(
-    checkpoint: Checkpoint, sources: list[Source], top_k: int = 3, preprocess: bool = True
+    model: Classifier, sources: list[Source], top_k: int = 3, preprocess: bool = True
 ) -> list[Prediction]:
     """One Prediction per source, in order; one that cannot be read gets its error instead.
     All readable images go through the model as one batch."""
     results: list[Prediction | None] = [None] * len(sources)
     ready: list[tuple[int, np.ndarray]] = []
-    prepare = preparer_for(checkpoint.dataset)  # digits and articles are prepared differently
+    prepare = preparer_for(model.dataset)  # digits and articles are prepared differently
     for index, source in enumerate(sources):
         try:
             ready.append((index, _prepare(source, prepare, preprocess)))
         except ImageError as error:
             results[index] = Prediction(file=source.name, error=str(error))
     if ready:
-        batch = torch.from_numpy(np.stack([pixels for _, pixels in ready]))
-        device = next(checkpoint.model.parameters()).device
-        inputs = normalise(batch, checkpoint.mean, checkpoint.std, device)
-        probabilities = predict_logits(checkpoint.model, inputs).float().softmax(dim=1).cpu()
+        probabilities = softmax(model.logits(np.stack([pixels for _, pixels in ready])))
         k = max(1, min(top_k, probabilities.shape[1]))
-        values, indices = probabilities.topk(k, dim=1)
-        for (index, pixels), row_values, row_indices in zip(ready, values, indices, strict=True):
-            guesses = [
-                Guess(int(i), checkpoint.class_names[int(i)], float(v))
-                for v, i in zip(row_values, row_indices, strict=True)
-            ]
+        best_first = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        for (index, pixels), row, order in zip(ready, probabilities, best_first, strict=True):
+            guesses = [Guess(int(i), model.class_names[int(i)], float(row[i])) for i in order]
             results[index] = Prediction(sources[index].name, guesses, pixels)
     return [result for result in results if result is not None]
 

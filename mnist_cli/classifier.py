@@ -1,0 +1,98 @@
+"""The model that answers `predict` and `evaluate`: a torch checkpoint or its ONNX export behind one
+small interface (images in, logits out), the one softmax that turns logits into probabilities,
+and the choice between the two. Importing this module imports no torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mnist_cli.checkpoint import Checkpoint
+
+ONNX_SUFFIX = ".onnx"
+
+
+class Classifier(Protocol):
+    """What predict and evaluate need of a model, whichever runtime runs it."""
+
+    model_name: str
+    dataset: str
+    class_names: list[str]
+    mean: float
+    std: float
+    runtime: str  # "torch" or "onnxruntime"
+
+    def logits(self, pixels: np.ndarray) -> np.ndarray:
+        """Images [N, 28, 28] (uint8, or float in [0, 1]) -> float32 logits [N, classes]."""
+        ...
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities [N, classes] from logits: the one place either runtime's logits become the
+    probabilities a user reads."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class TorchClassifier:
+    """A loaded checkpoint, run with torch on the device it was loaded to."""
+
+    checkpoint: Checkpoint
+    runtime: str = "torch"
+
+    @property
+    def model_name(self) -> str:
+        return self.checkpoint.model_name
+
+    @property
+    def dataset(self) -> str:
+        return self.checkpoint.dataset
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.checkpoint.class_names
+
+    @property
+    def mean(self) -> float:
+        return self.checkpoint.mean
+
+    @property
+    def std(self) -> float:
+        return self.checkpoint.std
+
+    def logits(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+
+        from mnist_cli.data.store import normalise
+        from mnist_cli.models import predict_logits
+
+        device = next(self.checkpoint.model.parameters()).device
+        inputs = normalise(torch.from_numpy(pixels), self.mean, self.std, device)
+        return predict_logits(self.checkpoint.model, inputs).float().cpu().numpy()
+
+
+def is_export(path: Path) -> bool:
+    """Whether `path` names an ONNX export (by its suffix) rather than a torch checkpoint."""
+    return Path(path).suffix.lower() == ONNX_SUFFIX
+
+
+def open_classifier(path: Path, device: str = "cpu", use_export_beside: bool = False) -> Classifier:
+    """The model at `path`: an ONNX file on onnxruntime, else the checkpoint on torch (`device`
+    is resolved only then). With `use_export_beside`, a checkpoint's own verified export
+    (`ckpt.onnx` beside `ckpt.pt`, made from exactly that file) answers instead, without torch."""
+    from mnist_cli.export.runtime import load_onnx, matching_export
+
+    if is_export(path):
+        return load_onnx(path)
+    if use_export_beside and (export := matching_export(path)) is not None:
+        return export
+    from mnist_cli.checkpoint import load_checkpoint
+    from mnist_cli.train.runtime import resolve_device
+
+    return TorchClassifier(load_checkpoint(path, resolve_device(device)))

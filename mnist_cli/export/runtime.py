@@ -1,0 +1,157 @@
+"""An exported ONNX model, run with onnxruntime alone: no torch is imported, so `mnist predict`
+and `mnist evaluate` answer in a fraction of a second. Every file is checked before it runs:
+its size, its seal, its metadata, its input and output shapes, and that it needs no other file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_cli.data.store import normalise_array
+from mnist_cli.errors import CheckpointError
+from mnist_cli.export.metadata import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ExportInfo,
+    file_sha256,
+    read_metadata,
+    seal_state,
+)
+
+MAX_BYTES = 256 * 2**20  # our models are under 1 MB; a larger file is not one of ours
+BATCH = 2000  # images per onnxruntime call when scoring a test set
+RUNTIME_INSTALL = "pip install onnxruntime"
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    """A checked export and its onnxruntime session; the same attributes a checkpoint's
+    classifier has (classifier.py), so predict and evaluate take either."""
+
+    path: Path
+    info: ExportInfo
+    session: Any = field(repr=False)  # onnxruntime.InferenceSession
+    runtime: str = "onnxruntime"
+
+    @property
+    def model_name(self) -> str:
+        return self.info.model_name
+
+    @property
+    def dataset(self) -> str:
+        return self.info.dataset
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.info.class_names
+
+    @property
+    def mean(self) -> float:
+        return self.info.mean
+
+    @property
+    def std(self) -> float:
+        return self.info.std
+
+    def logits(self, pixels: np.ndarray) -> np.ndarray:
+        """Images [N, 28, 28] (uint8, or float in [0, 1]) -> float32 logits [N, classes]."""
+        inputs = normalise_array(pixels, self.mean, self.std)
+        outputs = [
+            self.session.run([OUTPUT_NAME], {INPUT_NAME: inputs[i : i + BATCH]})[0]
+            for i in range(0, len(inputs), BATCH)
+        ]
+        return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)))
+
+
+def _invalid(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(f"not a valid mnist export: {path}: {why}")
+
+
+def _read(path: Path) -> bytes:
+    if not path.exists():
+        raise CheckpointError(
+            f"no model at {path}: export one with `mnist export` or give its path"
+        )
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a model file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise _invalid(path, f"{size:,} bytes is far larger than any mnist model")
+        with open(path, "rb") as file:
+            data = file.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
+    if not data:
+        raise _invalid(path, "the file is empty")
+    return data
+
+
+def _session(data: bytes, path: Path, threads: int):
+    try:
+        import onnxruntime
+    except ImportError:
+        raise CheckpointError(f"running {path} needs onnxruntime: `{RUNTIME_INSTALL}`") from None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 4  # errors come back as exceptions; nothing on stderr
+    try:
+        # From bytes, not from the path: a model that points at external data files fails here
+        # instead of reading whatever files sit beside it.
+        return onnxruntime.InferenceSession(
+            data, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as error:  # onnxruntime raises its own kinds; none may reach the user raw
+        text = (str(error).strip().splitlines() or [""])[0]
+        if "external" in text.lower():
+            why = "it keeps its weights in external data files; export it as one file"
+        else:
+            why = f"damaged, truncated or not ONNX ({text[:120]})"
+        raise _invalid(path, why) from None
+
+
+def _check_shapes(session, info: ExportInfo, path: Path) -> None:
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(float)":
+        found = ", ".join(f"{i.name} {i.type}" for i in inputs)
+        raise _invalid(path, f"expected one float input {INPUT_NAME!r}, found {found}")
+    if list(inputs[0].shape)[1:] != [1, 28, 28] or len(inputs[0].shape) != 4:
+        raise _invalid(path, f"its input has shape {inputs[0].shape}, not [batch, 1, 28, 28]")
+    shape = list(outputs[0].shape) if len(outputs) == 1 else []
+    if outputs[0].name != OUTPUT_NAME or len(shape) != 2 or shape[1] != len(info.class_names):
+        raise _invalid(path, f"its output is not [batch, {len(info.class_names)}] logits ({shape})")
+
+
+def load_onnx(path: Path, threads: int = 0) -> OnnxModel:
+    """Load and check an export of `mnist export`; `threads` 0 lets onnxruntime choose."""
+    path = Path(path)
+    data = _read(path)
+    if seal_state(data) == "altered":
+        raise _invalid(path, "its SHA-256 does not match its content (altered or damaged)")
+    session = _session(data, path, threads)
+    info = read_metadata(session.get_modelmeta().custom_metadata_map, path)
+    if seal_state(data) != "valid":
+        raise _invalid(path, "its SHA-256 seal is missing (altered or damaged)")
+    _check_shapes(session, info, path)
+    return OnnxModel(path, info, session)
+
+
+def matching_export(checkpoint_path: Path) -> OnnxModel | None:
+    """The export beside a checkpoint (`ckpt.onnx` beside `ckpt.pt`) if it was made from exactly
+    that file; None if there is none, it is from another file, it does not load, or
+    onnxruntime is missing. The caller then uses the checkpoint with torch."""
+    checkpoint_path = Path(checkpoint_path)
+    beside = checkpoint_path.with_suffix(".onnx")
+    if beside == checkpoint_path or not beside.is_file() or not checkpoint_path.is_file():
+        return None
+    try:
+        model = load_onnx(beside, threads=1)  # a few images: one thread starts fastest
+        if model.info.checkpoint_file_sha256 != file_sha256(checkpoint_path):
+            return None
+    except CheckpointError:
+        return None
+    return model
