@@ -52,7 +52,7 @@ def same_keys(shown: object, printed: object, where: str = "$") -> list[str]:
 
 def test_the_json_page_shows_every_command_that_prints_json():
     commands = [shlex.split(command)[1] for command, _ in json_examples()]
-    assert commands == ["train", "evaluate", "predict", "info"]
+    assert commands == ["train", "evaluate", "predict", "info", "export"]
 
 
 def test_json_examples_have_the_keys_the_commands_print(runner, tiny_data):

@@ -268,7 +268,7 @@ def test_an_onnx_with_external_data_is_refused(runner, tiny_checkpoint):
         model, "split.onnx", save_as_external_data=True, location="split.data", size_threshold=0
     )
     assert Path("split.data").is_file()
-    _one_line_error(runner.invoke(app(), ["evaluate", "split.onnx"]), "split.onnx")
+    _one_line_error(runner.invoke(app(), ["evaluate", "split.onnx"]), "external data files")
 
 
 @pytest.mark.parametrize("keep", [0, 100, 0.5, 0.99])

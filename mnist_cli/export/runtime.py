@@ -130,11 +130,12 @@ def load_onnx(path: Path, threads: int = 0) -> OnnxModel:
     """Load and check an export of `mnist export`; `threads` 0 lets onnxruntime choose."""
     path = Path(path)
     data = _read(path)
-    if seal_state(data) == "altered":
+    session = _session(data, path, threads)  # first: says what kind of file this is
+    state = seal_state(data)
+    if state == "altered":
         raise _invalid(path, "its SHA-256 does not match its content (altered or damaged)")
-    session = _session(data, path, threads)
     info = read_metadata(session.get_modelmeta().custom_metadata_map, path)
-    if seal_state(data) != "valid":
+    if state == "missing":
         raise _invalid(path, "its SHA-256 seal is missing (altered or damaged)")
     _check_shapes(session, info, path)
     return OnnxModel(path, info, session)
