@@ -4,9 +4,9 @@ and the choice between the two. Importing this module imports no torch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -14,6 +14,22 @@ if TYPE_CHECKING:
     from mnist_cli.checkpoint import Checkpoint
 
 ONNX_SUFFIX = ".onnx"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model says of itself, whichever file it came from."""
+
+    model_name: str
+    dataset: str  # registry name in data/catalog.py
+    class_names: list[str]  # in the order of the logits
+    mean: float  # the normalisation the model was trained with
+    std: float
+
+
+def card_of(source: Any) -> dict[str, Any]:
+    """The ModelCard fields of anything that has them (a Checkpoint, an ExportInfo)."""
+    return {name.name: getattr(source, name.name) for name in fields(ModelCard)}
 
 
 class Classifier(Protocol):
@@ -40,31 +56,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TorchClassifier:
+class TorchClassifier(ModelCard):
     """A loaded checkpoint, run with torch on the device it was loaded to."""
 
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | None = field(default=None, repr=False)
     runtime: str = "torch"
 
-    @property
-    def model_name(self) -> str:
-        return self.checkpoint.model_name
-
-    @property
-    def dataset(self) -> str:
-        return self.checkpoint.dataset
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.checkpoint.class_names
-
-    @property
-    def mean(self) -> float:
-        return self.checkpoint.mean
-
-    @property
-    def std(self) -> float:
-        return self.checkpoint.std
+    @classmethod
+    def of(cls, checkpoint: Checkpoint) -> TorchClassifier:
+        return cls(**card_of(checkpoint), checkpoint=checkpoint)
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         import torch
@@ -95,4 +95,4 @@ def open_classifier(path: Path, device: str = "cpu", use_export_beside: bool = F
     from mnist_cli.checkpoint import load_checkpoint
     from mnist_cli.train.runtime import resolve_device
 
-    return TorchClassifier(load_checkpoint(path, resolve_device(device)))
+    return TorchClassifier.of(load_checkpoint(path, resolve_device(device)))

@@ -50,7 +50,7 @@ def test_onnx_reads_the_test_set_as_torch_does(real_data, trained):
 
     images, labels = load_split_arrays(catalog.MNIST, real_data, "test")
     exported = load_onnx(trained.with_suffix(".onnx")).logits(images)
-    expected = TorchClassifier(load_checkpoint(trained)).logits(images)
+    expected = TorchClassifier.of(load_checkpoint(trained)).logits(images)
     assert exported.shape == expected.shape == (10_000, 10)
     disagreements = int((exported.argmax(1) != expected.argmax(1)).sum())
     difference = float(np.abs(exported - expected).max())

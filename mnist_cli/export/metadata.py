@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_cli import __version__
+from mnist_cli.classifier import ModelCard
 from mnist_cli.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -67,18 +68,13 @@ def export_metadata(
 
 
 @dataclass(frozen=True)
-class ExportInfo:
+class ExportInfo(ModelCard):
     """An export's metadata, checked and typed."""
 
-    model_name: str
-    dataset: str
-    class_names: list[str]
-    mean: float
-    std: float
-    checkpoint_sha256: str  # the source checkpoint's own `sha256` field
-    checkpoint_file_sha256: str  # the SHA-256 of the source checkpoint file's bytes
-    mnist_cli_version: str
-    opset: int | None
+    checkpoint_sha256: str = ""  # the source checkpoint's own `sha256` field
+    checkpoint_file_sha256: str = ""  # the SHA-256 of the source checkpoint file's bytes
+    mnist_cli_version: str = ""
+    opset: int | None = None
 
 
 def _invalid(path: Path, why: str) -> CheckpointError:

@@ -115,7 +115,7 @@ def max_difference(checkpoint: Checkpoint, data: bytes, path: Path, images: Chec
         candidate = Path(folder) / path.name
         candidate.write_bytes(data)
         exported = load_onnx(candidate, threads=1).logits(images.pixels)
-    expected = TorchClassifier(checkpoint).logits(images.pixels)
+    expected = TorchClassifier.of(checkpoint).logits(images.pixels)
     return float(np.abs(exported - expected).max())
 
 

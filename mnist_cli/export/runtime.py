@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_cli.classifier import ModelCard, card_of
 from mnist_cli.data.store import normalise_array
 from mnist_cli.errors import CheckpointError
 from mnist_cli.export.metadata import (
@@ -27,34 +28,14 @@ RUNTIME_INSTALL = "pip install onnxruntime"
 
 
 @dataclass(frozen=True)
-class OnnxModel:
-    """A checked export and its onnxruntime session; the same attributes a checkpoint's
-    classifier has (classifier.py), so predict and evaluate take either."""
+class OnnxModel(ModelCard):
+    """A checked export and its onnxruntime session; a Classifier (classifier.py), as a
+    checkpoint is, so predict and evaluate take either."""
 
-    path: Path
-    info: ExportInfo
-    session: Any = field(repr=False)  # onnxruntime.InferenceSession
+    path: Path = Path()
+    info: ExportInfo | None = None
+    session: Any = field(default=None, repr=False)  # onnxruntime.InferenceSession
     runtime: str = "onnxruntime"
-
-    @property
-    def model_name(self) -> str:
-        return self.info.model_name
-
-    @property
-    def dataset(self) -> str:
-        return self.info.dataset
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.info.class_names
-
-    @property
-    def mean(self) -> float:
-        return self.info.mean
-
-    @property
-    def std(self) -> float:
-        return self.info.std
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         """Images [N, 28, 28] (uint8, or float in [0, 1]) -> float32 logits [N, classes]."""
@@ -138,7 +119,7 @@ def load_onnx(path: Path, threads: int = 0) -> OnnxModel:
     if state == "missing":
         raise _invalid(path, "its SHA-256 seal is missing (altered or damaged)")
     _check_shapes(session, info, path)
-    return OnnxModel(path, info, session)
+    return OnnxModel(**card_of(info), path=path, info=info, session=session)
 
 
 def matching_export(checkpoint_path: Path) -> OnnxModel | None:
