@@ -138,6 +138,17 @@ def test_a_missing_exporter_names_the_install_command(
     assert not Path("model.onnx").exists()
 
 
+def test_train_without_the_exporter_keeps_its_checkpoint_and_says_so(
+    runner, tiny_data, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    result = runner.invoke(app(), ["train", "--model", "mlp", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "no ONNX export beside ckpt.pt" in result.stderr
+    assert "`pip install onnxscript`" in result.stderr and "will use torch" in result.stderr
+    assert Path("ckpt.pt").is_file() and not Path("ckpt.onnx").exists()
+
+
 def test_a_missing_onnxruntime_names_the_install_command(runner, tiny_checkpoint, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     result = runner.invoke(app(), ["evaluate", "ckpt.onnx"])

@@ -265,8 +265,9 @@ def train(
             )
         if plot:
             plot_history(result.history, plot)
-        exported = _export_for_predict(result.checkpoint, data_dir)
-    output.note(exported)
+        failed_export = _export_for_predict(result.checkpoint, data_dir)
+    if failed_export:
+        output.note(failed_export)
     if as_json:
         output.json(_json(result.config, result))
         return
@@ -275,20 +276,17 @@ def train(
         output.note(f"learning curves in {plot}")
 
 
-def _export_for_predict(checkpoint: Path, data_dir: Path) -> str:
+def _export_for_predict(checkpoint: Path, data_dir: Path) -> str | None:
     """`ckpt.onnx` beside the checkpoint, so that a plain `mnist predict` needs no torch
-    (export/formats.py); the note that says what happened."""
+    (export/formats.py), written silently as `ckpt.jsonl` is; a note if it could not be."""
     from mnist_cli.errors import MnistError
     from mnist_cli.export.formats import export_beside
 
     try:
-        exported = export_beside(checkpoint, data_dir)
+        export_beside(checkpoint, data_dir)
     except MnistError as error:
-        return f"no ONNX export beside {checkpoint} ({error}): `mnist predict` uses torch"
-    return (
-        f"{exported.path}: its ONNX export, for a fast `mnist predict`"
-        f" (max abs logit difference {exported.max_abs_diff:.1e})"
-    )
+        return f"no ONNX export beside {checkpoint} ({error}): `mnist predict` will use torch"
+    return None
 
 
 def _json(config: TrainConfig, result: TrainResult) -> dict:
