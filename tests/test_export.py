@@ -204,6 +204,31 @@ def _imports_torch(tiny, *arguments: str) -> tuple[bool, subprocess.CompletedPro
     return "torch loaded: True" in done.stderr, done
 
 
+TORCH_FREE = [
+    "mnist_cli.classifier",
+    "mnist_cli.predict.pipeline",
+    "mnist_cli.evaluate.scoring",
+    "mnist_cli.evaluate.metrics",
+    "mnist_cli.evaluate.gallery",
+    "mnist_cli.data.store",
+    "mnist_cli.export.runtime",
+    "mnist_cli.export.formats",
+    "mnist_cli.cli.app",
+]
+
+
+def test_the_modules_of_the_onnx_path_import_no_torch():
+    code = (
+        f"import sys\nfor name in {TORCH_FREE!r}: __import__(name)\nprint('torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 def test_predict_and_evaluate_on_an_export_import_no_torch(tiny, tiny_checkpoint):
     images = _digits(tiny, 2)
     loaded, done = _imports_torch(tiny, "predict", "--checkpoint", "ckpt.onnx", *images)
