@@ -1,5 +1,6 @@
-"""Learning curves as an image, with matplotlib: an optional extra
-(`pip install 'mnist-cli[plot]'`), imported only when a plot is asked for."""
+"""Pictures drawn with matplotlib: the learning curves (`train --plot`) and the reliability
+diagram (`evaluate --reliability`). An optional extra (`pip install 'mnist-cli[plot]'`),
+imported only when a plot is asked for."""
 
 from __future__ import annotations
 
@@ -9,30 +10,31 @@ from typing import TYPE_CHECKING
 from mnist_cli.errors import MnistError, OutputError
 
 if TYPE_CHECKING:
+    from mnist_cli.evaluate.calibration import Calibration
     from mnist_cli.train.record import EpochRecord
 
 FORMATS = (".png", ".svg", ".pdf")
-MISSING = "--plot needs matplotlib, which is not installed: pip install 'mnist-cli[plot]'"
+MISSING = "{option} needs matplotlib, which is not installed: pip install 'mnist-cli[plot]'"
 
 
-def check_plot(path: Path) -> None:
-    """Before training starts: matplotlib is there and `path` can be a plot."""
+def check_plot(path: Path, option: str = "--plot") -> None:
+    """Before the work starts: matplotlib is there and `path` can be a plot."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
-        raise MnistError(f"--plot {path}: give a file name ending in {', '.join(FORMATS)}")
+        raise MnistError(f"{option} {path}: give a file name ending in {', '.join(FORMATS)}")
     if not path.parent.is_dir():
-        raise MnistError(f"--plot {path}: folder {path.parent} does not exist")
-    _pyplot()
+        raise MnistError(f"{option} {path}: folder {path.parent} does not exist")
+    _pyplot(option)
 
 
-def _pyplot():
+def _pyplot(option: str = "--plot"):
     try:
         import matplotlib
 
         matplotlib.use("Agg")  # files only: no window, no display needed
         import matplotlib.pyplot as pyplot
     except ImportError:
-        raise MnistError(MISSING) from None
+        raise MnistError(MISSING.format(option=option)) from None
     return pyplot
 
 
@@ -56,5 +58,56 @@ def plot_history(history: list[EpochRecord], path: Path) -> None:
         figure.savefig(path, dpi=120)
     except (OSError, ValueError) as error:
         raise OutputError(f"cannot write the plot {path}: {error}") from None
+    finally:
+        pyplot.close(figure)
+
+
+def plot_reliability(calibration: Calibration, title: str, path: Path) -> None:
+    """The reliability diagram: accuracy against confidence in each bin (a calibrated model
+    keeps to the diagonal), with and without the temperature, and how many images fall in
+    each bin."""
+    pyplot = _pyplot("--reliability")
+    figure, (bars, counts) = pyplot.subplots(
+        2, 1, figsize=(6, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    try:
+        width = calibration.bins[0].high - calibration.bins[0].low
+        for bins, label, style in (
+            (
+                calibration.bins,
+                f"calibrated (ECE {100 * calibration.ece:.2f}%)",
+                {"color": "tab:blue", "edgecolor": "black"},
+            ),
+            (
+                calibration.bins_before,
+                f"plain softmax (ECE {100 * calibration.ece_before:.2f}%)",
+                {"fill": False, "edgecolor": "tab:red", "linewidth": 2},
+            ),
+        ):
+            shown = [b for b in bins if b.count]
+            bars.bar(
+                [b.low for b in shown],
+                [b.accuracy for b in shown],
+                width=width,
+                align="edge",
+                label=label,
+                **style,
+            )
+        bars.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+        bars.set(title=title, ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
+        bars.legend(loc="upper left")
+        counts.bar(
+            [b.low for b in calibration.bins],
+            [b.count for b in calibration.bins],
+            width=width,
+            align="edge",
+            edgecolor="black",
+            label="calibrated",
+        )
+        counts.set(xlabel="confidence (top probability)", ylabel="images", yscale="symlog")
+        figure.tight_layout()
+        figure.savefig(path, dpi=120)
+    except (OSError, ValueError) as error:
+        raise OutputError(f"cannot write the reliability diagram {path}: {error}") from None
     finally:
         pyplot.close(figure)

@@ -1,5 +1,7 @@
 """Scoring a model on a labelled split: during training (each epoch's test pass) and for
-`mnist evaluate`, which also keeps the most confident mistakes with their images."""
+`mnist evaluate`, which scores one checkpoint or an ensemble on the test set with the
+probabilities it shows (temperatures applied), their calibration, and the most confident
+mistakes with their images."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import torch
 from torch import nn
 
 from mnist_cli.checkpoint import Checkpoint
-from mnist_cli.data.store import LabelledImages, get_dataset, load_split, normalise
+from mnist_cli.data.store import LabelledImages, get_dataset, load_split
+from mnist_cli.ensemble import log_probabilities, probabilities
+from mnist_cli.evaluate.calibration import Calibration, calibration
 from mnist_cli.evaluate.metrics import Metrics, Mistake, score, worst_mistakes
 from mnist_cli.models import predict_logits
 
@@ -22,21 +26,32 @@ def evaluate(model: nn.Module, split: LabelledImages, num_classes: int) -> Metri
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A checkpoint's scores on a test split and, if asked for, its most confident mistakes with
-    their images."""
+    """Scores on a test split (of the probabilities shown: temperatures applied, an ensemble's
+    averaged), their calibration, and, if asked for, the most confident mistakes with their
+    images."""
 
     metrics: Metrics
+    calibration: Calibration
     mistakes: list[Mistake]
     images: list[torch.Tensor]  # uint8 [28, 28] on the CPU, one per mistake
 
 
+def evaluate_checkpoints(
+    checkpoints: list[Checkpoint], data_dir: Path, mistakes: int = 0
+) -> Evaluation:
+    """Score loaded checkpoints of one dataset (ensemble.check_ensemble), as one model, on its
+    test split, keeping up to `mistakes` of the surest wrong answers."""
+    first = checkpoints[0]
+    images, labels = load_split(get_dataset(first.dataset), data_dir, "test")
+    shown, plain = probabilities(checkpoints, images)
+    log_shown = log_probabilities(shown)
+    metrics = score(log_shown, labels, len(first.class_names))
+    worst = worst_mistakes(log_shown, labels, mistakes) if mistakes > 0 else []
+    return Evaluation(
+        metrics, calibration(shown, plain, labels), worst, [images[m.index] for m in worst]
+    )
+
+
 def evaluate_checkpoint(checkpoint: Checkpoint, data_dir: Path, mistakes: int = 0) -> Evaluation:
-    """Score a loaded checkpoint on the test split of the dataset it was trained on, keeping up
-    to `mistakes` of its most confident wrong answers."""
-    device = next(checkpoint.model.parameters()).device
-    images, labels = load_split(get_dataset(checkpoint.dataset), data_dir, "test")
-    inputs = normalise(images, checkpoint.mean, checkpoint.std, device)
-    logits = predict_logits(checkpoint.model, inputs)
-    metrics = score(logits, labels, len(checkpoint.class_names))
-    worst = worst_mistakes(logits, labels, mistakes) if mistakes > 0 else []
-    return Evaluation(metrics, worst, [images[m.index] for m in worst])
+    """Score one loaded checkpoint on the test split of the dataset it was trained on."""
+    return evaluate_checkpoints([checkpoint], data_dir, mistakes)

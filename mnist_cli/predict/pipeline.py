@@ -1,9 +1,10 @@
 """Predicting the class in users' images with a loaded checkpoint: read each source, prepare it
-as the checkpoint's dataset was prepared, one batch through the model; and keeping what it saw."""
+as the checkpoint's dataset was prepared, one batch through the model (or each model of an
+ensemble), its calibrated probabilities; and keeping what it saw."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,9 +13,9 @@ import torch
 from PIL import Image
 
 from mnist_cli.checkpoint import Checkpoint
-from mnist_cli.data.store import find_dataset, normalise
+from mnist_cli.data.store import find_dataset
+from mnist_cli.ensemble import probabilities
 from mnist_cli.errors import ImageError, OutputError
-from mnist_cli.models import predict_logits
 from mnist_cli.predict.fashion import to_fashion
 from mnist_cli.predict.handwriting import to_mnist
 from mnist_cli.predict.read import read_image
@@ -35,7 +36,8 @@ def preparer_for(dataset_name: str) -> Preparer:
 
 @dataclass(frozen=True)
 class Guess:
-    """One of the model's answers for an image: the class index, its name, its probability."""
+    """One of the model's answers for an image: the class index, its name, its probability
+    (temperature applied; for an ensemble, the mean of its models')."""
 
     prediction: int
     label: str
@@ -65,10 +67,16 @@ def _prepare(source: Source, prepare: Preparer, preprocess: bool) -> np.ndarray:
 
 
 def predict_files(
-    checkpoint: Checkpoint, sources: list[Source], top_k: int = 3, preprocess: bool = True
+    checkpoint: Checkpoint | Sequence[Checkpoint],
+    sources: list[Source],
+    top_k: int = 3,
+    preprocess: bool = True,
 ) -> list[Prediction]:
     """One Prediction per source, in order; one that cannot be read gets its error instead.
-    All readable images go through the model as one batch."""
+    All readable images go through the model as one batch. Several checkpoints (of one dataset,
+    ensemble.check_ensemble): their calibrated probabilities averaged."""
+    members = [checkpoint] if isinstance(checkpoint, Checkpoint) else list(checkpoint)
+    checkpoint = members[0]
     results: list[Prediction | None] = [None] * len(sources)
     ready: list[tuple[int, np.ndarray]] = []
     prepare = preparer_for(checkpoint.dataset)  # digits and articles are prepared differently
@@ -79,11 +87,9 @@ def predict_files(
             results[index] = Prediction(file=source.name, error=str(error))
     if ready:
         batch = torch.from_numpy(np.stack([pixels for _, pixels in ready]))
-        device = next(checkpoint.model.parameters()).device
-        inputs = normalise(batch, checkpoint.mean, checkpoint.std, device)
-        probabilities = predict_logits(checkpoint.model, inputs).float().softmax(dim=1).cpu()
-        k = max(1, min(top_k, probabilities.shape[1]))
-        values, indices = probabilities.topk(k, dim=1)
+        shown, _ = probabilities(members, batch)
+        k = max(1, min(top_k, shown.shape[1]))
+        values, indices = shown.topk(k, dim=1)
         for (index, pixels), row_values, row_indices in zip(ready, values, indices, strict=True):
             guesses = [
                 Guess(int(i), checkpoint.class_names[int(i)], float(v))
