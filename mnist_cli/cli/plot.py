@@ -4,6 +4,8 @@ imported only when a plot is asked for."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,12 +40,25 @@ def _pyplot(option: str = "--plot"):
     return pyplot
 
 
+@contextmanager
+def _saved(pyplot, figure, path: Path, what: str) -> Iterator[None]:
+    """Draw in the block, then write `figure` to `path`; always close it."""
+    try:
+        yield
+        figure.tight_layout()
+        figure.savefig(path, dpi=120)
+    except (OSError, ValueError) as error:
+        raise OutputError(f"cannot write {what} {path}: {error}") from None
+    finally:
+        pyplot.close(figure)
+
+
 def plot_history(history: list[EpochRecord], path: Path) -> None:
     """Loss (train and test) and test accuracy per epoch, side by side."""
     pyplot = _pyplot()
     epochs = [row.epoch for row in history]
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
-    try:
+    with _saved(pyplot, figure, path, "the plot"):
         loss_axes.plot(epochs, [row.train_loss for row in history], "o-", label="train")
         loss_axes.plot(epochs, [row.test_loss for row in history], "o-", label="test")
         loss_axes.set(title="loss", xlabel="epoch", ylabel="cross-entropy")
@@ -54,12 +69,6 @@ def plot_history(history: list[EpochRecord], path: Path) -> None:
         for axes in (loss_axes, accuracy_axes):
             axes.grid(alpha=0.3)
             axes.xaxis.get_major_locator().set_params(integer=True)
-        figure.tight_layout()
-        figure.savefig(path, dpi=120)
-    except (OSError, ValueError) as error:
-        raise OutputError(f"cannot write the plot {path}: {error}") from None
-    finally:
-        pyplot.close(figure)
 
 
 def plot_reliability(calibration: Calibration, title: str, path: Path) -> None:
@@ -70,7 +79,7 @@ def plot_reliability(calibration: Calibration, title: str, path: Path) -> None:
     figure, (bars, counts) = pyplot.subplots(
         2, 1, figsize=(6, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    try:
+    with _saved(pyplot, figure, path, "the reliability diagram"):
         width = calibration.bins[0].high - calibration.bins[0].low
         for bins, label, style in (
             (
@@ -105,9 +114,3 @@ def plot_reliability(calibration: Calibration, title: str, path: Path) -> None:
             label="calibrated",
         )
         counts.set(xlabel="confidence (top probability)", ylabel="images", yscale="symlog")
-        figure.tight_layout()
-        figure.savefig(path, dpi=120)
-    except (OSError, ValueError) as error:
-        raise OutputError(f"cannot write the reliability diagram {path}: {error}") from None
-    finally:
-        pyplot.close(figure)
