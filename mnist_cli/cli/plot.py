@@ -54,18 +54,27 @@ def _saved(pyplot, figure, path: Path, what: str) -> Iterator[None]:
 
 
 def plot_history(history: list[EpochRecord], path: Path) -> None:
-    """Loss (train and test) and test accuracy per epoch, side by side."""
+    """Loss (train, validation and test) and accuracy (validation and test) per epoch, side by
+    side; the validation curves where the run held a split out."""
     pyplot = _pyplot()
     epochs = [row.epoch for row in history]
+    validated = [row for row in history if row.val_loss is not None]
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
     with _saved(pyplot, figure, path, "the plot"):
         loss_axes.plot(epochs, [row.train_loss for row in history], "o-", label="train")
+        if validated:
+            val_epochs = [row.epoch for row in validated]
+            val_loss = [row.val_loss for row in validated]
+            loss_axes.plot(val_epochs, val_loss, "o-", label="validation")
+            val_accuracy = [100 * row.val_accuracy for row in validated]
+            accuracy_axes.plot(val_epochs, val_accuracy, "o-", label="validation")
         loss_axes.plot(epochs, [row.test_loss for row in history], "o-", label="test")
         loss_axes.set(title="loss", xlabel="epoch", ylabel="cross-entropy")
         loss_axes.legend()
         accuracy = [100 * row.test_accuracy for row in history]
-        accuracy_axes.plot(epochs, accuracy, "o-", color="tab:green")
-        accuracy_axes.set(title="test accuracy", xlabel="epoch", ylabel="%")
+        accuracy_axes.plot(epochs, accuracy, "o-", color="tab:green", label="test")
+        accuracy_axes.set(title="accuracy", xlabel="epoch", ylabel="%")
+        accuracy_axes.legend()
         for axes in (loss_axes, accuracy_axes):
             axes.grid(alpha=0.3)
             axes.xaxis.get_major_locator().set_params(integer=True)
