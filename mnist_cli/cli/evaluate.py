@@ -33,7 +33,7 @@ def evaluate(
     checkpoints: Annotated[
         list[Path] | None,
         typer.Argument(
-            metavar="[CHECKPOINT]...",
+            metavar="CHECKPOINT",
             help="The checkpoint to score; several: an ensemble of models trained on the same"
             f" dataset, their calibrated probabilities averaged. \\[default: {DEFAULT_CHECKPOINT}]",
             show_default=False,
