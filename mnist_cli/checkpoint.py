@@ -53,6 +53,9 @@ class Checkpoint:
     torch_version: str = ""  # of the run that wrote it; "" if the file does not say
     created: str = ""  # ISO 8601, UTC
     sha256: str = ""  # the file's own `sha256` field (payload_sha256), checked on load
+    # Divides the logits before softmax: fitted on the validation split (train/validation.py)
+    # so that the probabilities shown mean what they say. 1.0: none fitted (older files too).
+    temperature: float = 1.0
 
     @property
     def parameters(self) -> int:
@@ -97,6 +100,7 @@ def make_checkpoint(
     dataset: Dataset,
     history: list[EpochRecord],
     training: dict[str, Any] | None = None,
+    temperature: float = 1.0,
 ) -> dict[str, Any]:
     """The dict `save_checkpoint` writes: a model trained as `config` says on `dataset`."""
     checkpoint = {
@@ -113,6 +117,7 @@ def make_checkpoint(
         "mnist_cli_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training": training,
+        "temperature": float(temperature),
     }
     checkpoint["sha256"] = payload_sha256(checkpoint)
     return checkpoint
@@ -239,6 +244,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
         torch_version=_text(data.get("torch_version")),
         created=_text(data.get("created")),
         sha256=_text(data.get("sha256")),
+        temperature=_temperature(data, path),
     )
 
 
@@ -275,8 +281,17 @@ def _model_description(data: dict, path: Path) -> tuple[str, dict[str, int]]:
     return name, kwargs
 
 
+def _temperature(data: dict, path: Path) -> float:
+    value = data.get("temperature", 1.0)  # files written before calibration have none
+    if not isinstance(value, float) or not 0 < value < float("inf"):
+        raise _invalid(path, "its temperature is malformed")
+    return value
+
+
 def _config(stored) -> TrainConfig | None:
     """The stored configuration as a TrainConfig; None where it does not fit this version."""
+    if isinstance(stored, dict) and "val_split" not in stored:
+        stored = {**stored, "val_split": 0}  # written before the validation split: none held out
     try:  # an unknown or missing field, or not a dict at all: a TypeError
         return TrainConfig(**stored) if isinstance(stored, dict) else None
     except (TypeError, ValueError):
@@ -284,14 +299,20 @@ def _config(stored) -> TrainConfig | None:
 
 
 def _history(stored, path: Path) -> list[EpochRecord]:
-    """The stored history as EpochRecords: every row must have every field, as a number."""
+    """The stored history as EpochRecords: every row must have every field without a default
+    (those with one are newer, or None: the validation scores), each a number."""
     if stored is None:
         return []
-    fields = [field.name for field in dataclasses.fields(EpochRecord)]
+    fields = {field.name: field for field in dataclasses.fields(EpochRecord)}
+    required = {name for name, field in fields.items() if field.default is dataclasses.MISSING}
     if not isinstance(stored, list) or not all(
         isinstance(row, dict)
-        and set(row) == set(fields)
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in row.values())
+        and required <= set(row) <= set(fields)
+        and all(
+            (isinstance(v, int | float) and not isinstance(v, bool))
+            or (v is None and k not in required)
+            for k, v in row.items()
+        )
         for row in stored
     ):
         raise _invalid(path, "its history is malformed")

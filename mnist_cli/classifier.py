@@ -25,6 +25,9 @@ class ModelCard:
     class_names: list[str]  # in the order of the logits
     mean: float  # the normalisation the model was trained with
     std: float
+    # Divides the logits before the softmax (checkpoint.py; fitted on the validation split).
+    # 1.0: none fitted, or an export written before calibration.
+    temperature: float = 1.0
 
 
 def card_of(source: Any) -> dict[str, Any]:
@@ -40,6 +43,7 @@ class Classifier(Protocol):
     class_names: list[str]
     mean: float
     std: float
+    temperature: float
     runtime: str  # "torch" or "onnxruntime"
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
@@ -47,10 +51,10 @@ class Classifier(Protocol):
         ...
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Probabilities [N, classes] from logits: the one place either runtime's logits become the
-    probabilities a user reads."""
-    logits = np.asarray(logits, dtype=np.float64)
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities [N, classes] from logits, softmax(logits / temperature), in float64: the one
+    place either runtime's logits become the probabilities a user reads (ensemble.py)."""
+    logits = np.asarray(logits, dtype=np.float64) / temperature
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -75,6 +79,13 @@ class TorchClassifier(ModelCard):
         device = next(self.checkpoint.model.parameters()).device
         inputs = normalise(torch.from_numpy(pixels), self.mean, self.std, device)
         return predict_logits(self.checkpoint.model, inputs).float().cpu().numpy()
+
+
+def classifiers_of(models: Any) -> list[Classifier]:
+    """A Classifier, a loaded Checkpoint, or a sequence of either -> a list of Classifiers (a
+    Checkpoint is wrapped in a TorchClassifier)."""
+    members = list(models) if isinstance(models, list | tuple) else [models]
+    return [m if hasattr(m, "logits") else TorchClassifier.of(m) for m in members]
 
 
 def is_export(path: Path) -> bool:

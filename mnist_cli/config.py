@@ -42,7 +42,7 @@ class TrainConfig:
 
     dataset: DatasetName = "mnist"  # registry name in catalog.DATASETS
     model: ModelName = "cnn"  # "cnn" (default) or "mlp", the exercise's 784-256-128-10 sigmoid net
-    epochs: int = 8  # passes over the 60,000 training images
+    epochs: int = 8  # passes over the training images (60,000 less `val_split`)
     batch_size: int | None = None  # images per optimiser step; None: the device's
     # (DEVICE_BATCH_SIZE, else DEFAULT_BATCH_SIZE), filled in by for_device
     optimizer: OptimizerName = (
@@ -59,6 +59,9 @@ class TrainConfig:
     threads: int | None = None  # CPU threads; None: one per available core
     precision: PrecisionName = "auto"  # "auto": bf16 autocast on CUDA, fp32 elsewhere
     compile: bool = False  # torch.compile the model (pays a compile time up front)
+    # Training images held out, chosen by `seed`, to score each epoch and fit the temperature
+    # (train/validation.py); at most a tenth of the training images. 0: none held out.
+    val_split: int = 5000
 
     def __post_init__(self) -> None:
         # Fill in the optimiser's defaults, so that a stored config says what really ran. The

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_cli.errors import CheckpointError
-from mnist_cli.export.metadata import SEAL_KEY, SEAL_PLACEHOLDER, seal
+from mnist_cli.export.metadata import SEAL_KEY, SEAL_PLACEHOLDER, read_metadata, seal
 from mnist_cli.export.runtime import load_onnx, matching_export
 from tests.conftest import REPO, app, train_mlp
 
@@ -30,6 +30,7 @@ METADATA_KEYS = {
     "class_names",
     "mean",
     "std",
+    "temperature",
     "input",
     "output",
     "checkpoint_sha256",
@@ -174,6 +175,56 @@ def test_predict_and_evaluate_on_the_export_answer_as_the_checkpoint(runner, tin
     assert scored_onnx["model"] == "mlp" and scored_onnx["checkpoint"] == "model.onnx"
 
 
+def test_the_export_shows_the_checkpoints_calibrated_probabilities(runner, tiny, tiny_checkpoint):
+    """The temperature travels in the export: every probability, the ECE and the NLL are the
+    checkpoint's, and so is an ensemble's mean whichever runtime runs each member."""
+    from mnist_cli.checkpoint import load_checkpoint
+
+    temperature = load_checkpoint("ckpt.pt").temperature
+    assert temperature != 1.0  # fitted on the validation split: the test would prove nothing
+    assert load_onnx(Path("ckpt.onnx")).temperature == temperature
+    images = _digits(tiny)
+    Path("ckpt.onnx").rename("model.onnx")  # ckpt.pt alone: predict uses torch
+    every = ("--top-k", "10")
+    from_torch = _json(runner, "predict", "--checkpoint", "ckpt.pt", *every, *images)
+    from_onnx = _json(runner, "predict", "--checkpoint", "model.onnx", *every, *images)
+    for torch_row, onnx_row in zip(from_torch, from_onnx, strict=True):
+        torch_row = {g["prediction"]: g["probability"] for g in torch_row["top_k"]}
+        onnx_row = {g["prediction"]: g["probability"] for g in onnx_row["top_k"]}
+        assert set(onnx_row) == set(torch_row) == set(range(10))
+        for digit, probability in torch_row.items():
+            assert onnx_row[digit] == pytest.approx(probability, abs=1e-5)
+    scored_torch = _json(runner, "evaluate", "ckpt.pt")
+    scored_onnx = _json(runner, "evaluate", "model.onnx")
+    assert scored_onnx["members"][0]["temperature"] == temperature
+    for key in ("ece", "nll", "ece_before", "nll_before"):
+        expected = scored_torch["calibration"][key]
+        assert scored_onnx["calibration"][key] == pytest.approx(expected, abs=1e-5)
+    mixed = _json(runner, "evaluate", "ckpt.pt", "model.onnx")
+    assert mixed["ensemble"] is True and mixed["accuracy"] == scored_torch["accuracy"]
+    assert mixed["calibration"]["nll"] == pytest.approx(
+        scored_torch["calibration"]["nll"], abs=1e-5
+    )
+
+
+def test_an_export_without_a_temperature_reads_as_1_and_a_bad_one_is_refused():
+    metadata = {
+        "format": "mnist-cli-export",
+        "format_version": "1",
+        "model": "mlp",
+        "dataset": "mnist",
+        "class_names": '["a", "b"]',
+        "mean": "0.1",
+        "std": "0.3",
+        "checkpoint_sha256": "",
+        "checkpoint_file_sha256": "",
+    }
+    assert read_metadata(metadata, Path("old.onnx")).temperature == 1.0
+    for bad in ("0", "-1", "inf", "nan", "hot"):
+        with pytest.raises(CheckpointError, match="old.onnx"):
+            read_metadata({**metadata, "temperature": bad}, Path("old.onnx"))
+
+
 def test_an_export_of_another_checkpoint_is_not_used(runner, tiny, tiny_checkpoint):
     """A retrained ckpt.pt with the old ckpt.onnx beside it: predict falls back to torch."""
     Path("ckpt.onnx").rename("old.onnx")
@@ -209,6 +260,8 @@ TORCH_FREE = [
     "mnist_cli.predict.pipeline",
     "mnist_cli.evaluate.scoring",
     "mnist_cli.evaluate.metrics",
+    "mnist_cli.evaluate.calibration",
+    "mnist_cli.ensemble",
     "mnist_cli.evaluate.gallery",
     "mnist_cli.data.store",
     "mnist_cli.export.runtime",

@@ -37,7 +37,8 @@ def test_predicts_the_digits_it_learned(runner, trained):
     right = sum(a["prediction"] == label for a, (_, label) in zip(answers, files, strict=True))
     assert right >= 9
     first = answers[0]
-    assert set(first) == {"file", "prediction", "label", "probability", "top_k"}
+    assert set(first) == {"file", "checkpoints", "prediction", "label", "probability", "top_k"}
+    assert first["checkpoints"] == ["ckpt.pt"]
     assert first["label"] == DIGITS[first["prediction"]]
     assert len(first["top_k"]) == 3
     assert first["top_k"][0]["prediction"] == first["prediction"]

@@ -29,7 +29,10 @@ def test_learns_the_synthetic_digits(runner, tiny_data, model):
     assert last["train_loss"] < first["train_loss"]
     assert set(first) == set(
         "epoch train_loss test_loss test_accuracy lr seconds train_seconds".split()
+        + ["val_loss", "val_accuracy"]
     )
+    assert 0 <= last["val_accuracy"] <= 1 and last["val_loss"] > 0
+    assert report["config"]["val_split"] == 5000 and report["temperature"] > 0
     assert 0 < first["train_seconds"] <= first["seconds"]
     assert 0 <= last["test_accuracy"] <= 1
 

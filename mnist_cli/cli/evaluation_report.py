@@ -1,5 +1,6 @@
-"""The evaluate report for a person: accuracy with its confidence interval, a per-class table,
-the confusion matrix with its large off-diagonal counts highlighted, the most confused pairs."""
+"""The evaluate report for a person: accuracy with its confidence interval, calibration, a
+per-class table, the confusion matrix with its large off-diagonal counts highlighted, the most
+confused pairs."""
 
 from __future__ import annotations
 
@@ -17,19 +18,28 @@ from mnist_cli.evaluate.metrics import ClassScore, Metrics, most_confused
 if TYPE_CHECKING:
     from mnist_cli.classifier import Classifier
     from mnist_cli.data.catalog import Dataset
+    from mnist_cli.evaluate.scoring import Evaluation
 
 CONFUSED_PAIRS = 5  # pairs listed under the matrix
 
 
 def evaluation_report(
-    output: Output, path: Path, checkpoint: Classifier, metrics: Metrics, dataset: Dataset | None
+    output: Output,
+    paths: list[Path],
+    checkpoints: list[Classifier],
+    evaluation: Evaluation,
+    dataset: Dataset | None,
 ) -> None:
-    """`dataset`: the registry entry of the checkpoint's dataset (None if this version lacks it);
-    it names the test set and what a class is ("digit", "article", "character")."""
+    """`dataset`: the registry entry of the checkpoints' dataset (None if this version lacks
+    it); it names the test set and what a class is ("digit", "article", "character")."""
     noun = dataset.class_noun if dataset else "class"
     test_set = f"the {dataset.title} test set" if dataset else "the test set"
-    output.out.print(_summary(f"{path} ({checkpoint.model_name}) on {test_set}", metrics))
-    output.out.print(_per_class(checkpoint.class_names, metrics.per_class, noun))
+    metrics = evaluation.metrics
+    members = [f"{path} ({c.model_name})" for path, c in zip(paths, checkpoints, strict=True)]
+    what = members[0] if len(members) == 1 else "ensemble of " + ", ".join(members)
+    output.out.print(_summary(f"{what} on {test_set}", metrics))
+    output.out.print(_calibration(checkpoints, evaluation))
+    output.out.print(_per_class(checkpoints[0].class_names, metrics.per_class, noun))
     output.out.print(confusion_table(metrics.confusion, noun))
     pairs = most_confused(metrics.confusion, CONFUSED_PAIRS)
     if pairs:
@@ -50,7 +60,20 @@ def _summary(title: str, metrics: Metrics) -> Table:
         f"  (95% CI {percent(low)} to {percent(high)}, Wilson)",
     )
     table.add_row("correct", f"{metrics.correct:,} of {metrics.count:,}")
-    table.add_row("mean loss", f"{metrics.loss:.4f}")
+    return table
+
+
+def _calibration(checkpoints: list[Classifier], evaluation: Evaluation) -> Table:
+    """How far the probabilities shown are from how often they are right."""
+    figures = evaluation.calibration
+    table = Table(title="calibration")
+    table.add_column("probabilities")
+    table.add_column("ECE (15 bins)", justify="right")
+    table.add_column("NLL", justify="right")
+    temperatures = ", ".join(f"{c.temperature:.3f}" for c in checkpoints)
+    name = "temperature" + ("s" if len(checkpoints) > 1 else "")
+    table.add_row(f"shown: {name} {temperatures}", percent(figures.ece), f"{figures.nll:.4f}")
+    table.add_row("plain softmax", percent(figures.ece_before), f"{figures.nll_before:.4f}")
     return table
 
 

@@ -53,6 +53,7 @@ def _json(path: Path, checkpoint: Checkpoint, size: int) -> dict:
         "test_loss": final.test_loss if final else None,
         "config": asdict(checkpoint.config) if checkpoint.config else {},
         "history": [asdict(row) for row in checkpoint.history],
+        "temperature": checkpoint.temperature,
         "torch_version": checkpoint.torch_version,
         "created": checkpoint.created,
         "size": size,

@@ -21,7 +21,8 @@ EXAMPLES = (
     "Examples:\n\n  mnist predict digit.png\n\n"
     "  mnist predict photos/ 'scans/*.jpg' --show\n\n"
     "  cat digit.png | mnist predict -\n\n"
-    "  mnist predict a.png b.jpg --top-k 5 --checkpoint runs/big.pt --json"
+    "  mnist predict a.png b.jpg --top-k 5 --checkpoint runs/big.pt --json\n\n"
+    "  mnist predict digit.png --checkpoint a.pt --checkpoint b.pt   (an ensemble)"
 )
 
 
@@ -36,15 +37,19 @@ def predict(
             show_default=False,
         ),
     ],
-    checkpoint: Annotated[
-        Path,
+    checkpoints: Annotated[
+        list[Path] | None,
         typer.Option(
             "--checkpoint",
             metavar="FILE",
-            help="The model to use: a checkpoint, or an ONNX export (.onnx, runs without torch).",
+            help="The model to use: a checkpoint, or an ONNX export (.onnx, runs without torch);"
+            " give it again for an ensemble of models trained on the"
+            " same dataset (their calibrated probabilities averaged)."
+            f" \\[default: {DEFAULT_CHECKPOINT}]",
+            show_default=False,
             rich_help_panel=MODEL,
         ),
-    ] = DEFAULT_CHECKPOINT,
+    ] = None,
     preprocess: Annotated[
         bool,
         typer.Option(
@@ -86,15 +91,18 @@ def predict(
 ) -> None:
     """Say which digit (or article, or character: the checkpoint's classes) each image shows."""
     output = output_of(ctx)
+    paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():
         from mnist_cli.classifier import open_classifier
         from mnist_cli.data.store import find_dataset
+        from mnist_cli.ensemble import check_ensemble, describe
         from mnist_cli.predict.pipeline import predict_files
         from mnist_cli.predict.pipeline import save_preprocessed as save
         from mnist_cli.predict.sources import expand_sources
 
         sources = expand_sources(images, sys.stdin.buffer.read)
-        loaded = open_classifier(checkpoint, use_export_beside=True)
+        loaded = [open_classifier(path, use_export_beside=True) for path in paths]
+        check_ensemble(loaded, paths)
         predictions = predict_files(loaded, sources, top_k, preprocess)
         if save_preprocessed is not None:
             save(predictions, save_preprocessed)
@@ -104,20 +112,22 @@ def predict(
     if show:
         show_predictions(output, predictions, to_stderr=as_json)
     if as_json:
-        output.json([_json(p) for p in predictions])
+        output.json([_json(p, paths) for p in predictions])
     elif len(failed) < len(predictions) and not show:
-        dataset = find_dataset(loaded.dataset)
-        prediction_table(output, predictions, dataset.class_noun if dataset else "class")
+        dataset = find_dataset(loaded[0].dataset)
+        title = f"{describe(paths)}: mean of calibrated probabilities" if len(paths) > 1 else None
+        prediction_table(output, predictions, dataset.class_noun if dataset else "class", title)
     if failed:
         raise typer.Exit(1)
 
 
-def _json(prediction: Prediction) -> dict:
+def _json(prediction: Prediction, paths: list[Path]) -> dict:
     """One row of the list `mnist predict --json` prints."""
     if prediction.error:
         return {"file": prediction.file, "error": prediction.error}
     return {
         "file": prediction.file,
+        "checkpoints": [str(path) for path in paths],
         "prediction": prediction.best.prediction,
         "label": prediction.best.label,
         "probability": prediction.best.probability,

@@ -40,8 +40,10 @@ def _without_file(prediction: Prediction) -> str:
     return message[len(prefix) :] if message.startswith(prefix) else message
 
 
-def prediction_table(output: Output, predictions: list[Prediction], noun: str = "digit") -> None:
-    table = Table()
+def prediction_table(
+    output: Output, predictions: list[Prediction], noun: str = "digit", title: str | None = None
+) -> None:
+    table = Table(title=escape(title) if title else None)
     table.add_column("file", overflow="fold")
     table.add_column(noun, justify="right", style="bold")
     table.add_column("name")

@@ -63,8 +63,8 @@ def print_above(progress: Progress, console: Console, text: str) -> None:
     through the bars' own console, so that the two do not overwrite each other."""
     if progress.live.is_started and console.is_terminal:
         progress.console.print(text)
-    else:
-        console.print(text)
+    else:  # a log or a pipe: one line per epoch, never wrapped mid-value
+        console.print(text, soft_wrap=True)
 
 
 class TrainDisplay:

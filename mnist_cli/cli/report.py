@@ -69,9 +69,14 @@ def download_report(output: Output, title: str, results: list[FileResult]) -> No
 
 def epoch_line(record: EpochRecord, epochs: int) -> str:
     """The row a finished epoch leaves in the output (Rich markup)."""
+    validation = ""
+    if record.val_loss is not None and record.val_accuracy is not None:
+        validation = (
+            f"val loss {record.val_loss:.4f}  val accuracy {percent(record.val_accuracy)}  "
+        )
     return (
         f"epoch {record.epoch:>{len(str(epochs))}}/{epochs}  "
-        f"train loss {record.train_loss:.4f}  test loss {record.test_loss:.4f}  "
+        f"train loss {record.train_loss:.4f}  {validation}test loss {record.test_loss:.4f}  "
         f"test accuracy [bold]{percent(record.test_accuracy)}[/]  {record.seconds:.1f} s"
     )
 
@@ -91,6 +96,9 @@ def training_summary(output: Output, model: str, result: TrainResult) -> None:
         accuracy = [row.test_accuracy for row in result.history]
         table.add_row("accuracy by epoch", _trend(accuracy, percent))
         table.add_row("test loss by epoch", _trend(loss, lambda value: f"{value:.4f}"))
+    if result.final.val_accuracy is not None:
+        table.add_row("val accuracy", percent(result.final.val_accuracy))
+        table.add_row("temperature", f"{result.temperature:.3f} (fitted on the validation split)")
     table.add_row("time", f"{result.seconds:.1f} s")
     table.add_row("checkpoint", escape(str(result.checkpoint)))
     output.out.print(table)
@@ -110,6 +118,7 @@ def info_report(output: Output, path: Path, checkpoint: Checkpoint, size: int) -
     settings = ""
     if checkpoint.config is not None:
         settings = ", ".join(f"{k} {v}" for k, v in asdict(checkpoint.config).items())
+    table.add_row("temperature", f"{checkpoint.temperature:.3f}")
     table.add_row("training", escape(settings) or "not recorded")
     table.add_row("torch", escape(checkpoint.torch_version) or "not recorded")
     table.add_row("created", escape(checkpoint.created) or "not recorded")

@@ -185,6 +185,17 @@ Plot = Annotated[
         help="Draw the learning curves into this PNG (needs matplotlib).",
     ),
 ]
+ValSplit = Annotated[
+    int,
+    _option(
+        "--val-split",
+        min=0,
+        metavar="N",
+        panel=DATA,
+        help="Training images held out (chosen by --seed) to score each epoch and fit the"
+        " temperature of the probabilities; at most a tenth of them. 0: train on all.",
+    ),
+]
 Resume = Annotated[
     bool,
     _option(
@@ -201,6 +212,7 @@ def train(
     dataset: Dataset = DEFAULTS.dataset,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     augment: Augment = DEFAULTS.augment,
+    val_split: ValSplit = DEFAULTS.val_split,
     model: ModelOption = DEFAULTS.model,
     seed: Seed = DEFAULTS.seed,
     epochs: Epochs = DEFAULTS.epochs,
@@ -238,6 +250,7 @@ def train(
         threads=threads,
         precision=precision,
         compile=compile_model,
+        val_split=val_split,
     )
     with output.handled():
         from mnist_cli.cli.plot import check_plot, plot_history
@@ -301,6 +314,7 @@ def _json(config: TrainConfig, result: TrainResult) -> dict:
         "device": result.device,
         "threads": result.threads,
         "seconds": result.seconds,
+        "temperature": result.temperature,
         "config": asdict(config),
         "history": [asdict(row) for row in result.history],
     }

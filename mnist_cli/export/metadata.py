@@ -27,7 +27,9 @@ INPUT_LAYOUT = (
     "images: float32 [batch, 1, 28, 28] (NCHW), white ink on black, normalised as"
     " (pixel / 255 - mean) / std"
 )
-OUTPUT_LAYOUT = "logits: float32 [batch, classes]; their softmax gives the probabilities"
+OUTPUT_LAYOUT = (
+    "logits: float32 [batch, classes]; softmax(logits / temperature) gives the probabilities"
+)
 SEAL_KEY = "model_sha256"
 SEAL_PLACEHOLDER = "0" * 64
 # How the seal's entry looks in the ONNX protobuf: key (field 1, 12 bytes), value (field 2, 64).
@@ -46,7 +48,7 @@ def export_metadata(
     checkpoint: Checkpoint, source: Path, opset: int | None = None
 ) -> dict[str, str]:
     """THE metadata of an export of `checkpoint` (read from the file `source`), as strings.
-    A new key (a temperature, say) is added here and read in `read_metadata`."""
+    A new key is added here and read in `read_metadata`."""
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -55,6 +57,7 @@ def export_metadata(
         "class_names": json.dumps(checkpoint.class_names),
         "mean": repr(checkpoint.mean),
         "std": repr(checkpoint.std),
+        "temperature": repr(checkpoint.temperature),
         "input": INPUT_LAYOUT,
         "output": OUTPUT_LAYOUT,
         "checkpoint_sha256": checkpoint.sha256,
@@ -90,6 +93,7 @@ def read_metadata(metadata: dict[str, str], path: Path) -> ExportInfo:
     try:
         class_names = json.loads(metadata["class_names"])
         mean, std = float(metadata["mean"]), float(metadata["std"])
+        temperature = float(metadata.get("temperature", "1.0"))  # none in older exports
         opset = int(metadata["opset"]) if "opset" in metadata else None
         info = ExportInfo(
             model_name=metadata["model"],
@@ -97,6 +101,7 @@ def read_metadata(metadata: dict[str, str], path: Path) -> ExportInfo:
             class_names=class_names,
             mean=mean,
             std=std,
+            temperature=temperature,
             checkpoint_sha256=metadata["checkpoint_sha256"],
             checkpoint_file_sha256=metadata["checkpoint_file_sha256"],
             mnist_cli_version=metadata.get("mnist_cli_version", ""),
@@ -114,6 +119,8 @@ def read_metadata(metadata: dict[str, str], path: Path) -> ExportInfo:
         raise _invalid(path, "its class names are malformed")
     if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
         raise _invalid(path, "its normalisation is malformed")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise _invalid(path, "its temperature is malformed")
     return info
 
 

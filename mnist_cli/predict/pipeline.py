@@ -1,23 +1,29 @@
 """Predicting the class in users' images with a loaded model (a checkpoint on torch or its ONNX
-export, classifier.py): read each source, prepare it as the model's dataset was prepared, one
-batch through the model; and keeping what it saw. Imports no torch."""
+export, classifier.py), or an ensemble of them: read each source, prepare it as the model's
+dataset was prepared, one batch through the model (or each model of an ensemble), its calibrated
+probabilities; and keeping what it saw. Imports no torch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from mnist_cli.classifier import Classifier, softmax
+from mnist_cli.classifier import Classifier, classifiers_of
 from mnist_cli.data.store import find_dataset
+from mnist_cli.ensemble import probabilities
 from mnist_cli.errors import ImageError, OutputError
 from mnist_cli.predict.fashion import to_fashion
 from mnist_cli.predict.handwriting import to_mnist
 from mnist_cli.predict.read import read_image
 from mnist_cli.predict.sources import Source
+
+if TYPE_CHECKING:
+    from mnist_cli.checkpoint import Checkpoint
 
 # How a user's image becomes a model input: (image, preprocess?) -> 28x28 float32 in [0, 1].
 Preparer = Callable[[Image.Image, bool], np.ndarray]
@@ -34,7 +40,8 @@ def preparer_for(dataset_name: str) -> Preparer:
 
 @dataclass(frozen=True)
 class Guess:
-    """One of the model's answers for an image: the class index, its name, its probability."""
+    """One of the model's answers for an image: the class index, its name, its probability
+    (temperature applied; for an ensemble, the mean of its models')."""
 
     prediction: int
     label: str
@@ -64,10 +71,16 @@ def _prepare(source: Source, prepare: Preparer, preprocess: bool) -> np.ndarray:
 
 
 def predict_files(
-    model: Classifier, sources: list[Source], top_k: int = 3, preprocess: bool = True
+    model: Classifier | Checkpoint | Sequence[Classifier | Checkpoint],
+    sources: list[Source],
+    top_k: int = 3,
+    preprocess: bool = True,
 ) -> list[Prediction]:
     """One Prediction per source, in order; one that cannot be read gets its error instead.
-    All readable images go through the model as one batch."""
+    All readable images go through the model as one batch. Several models (of one dataset,
+    ensemble.check_ensemble): their calibrated probabilities averaged."""
+    members = classifiers_of(model)
+    model = members[0]
     results: list[Prediction | None] = [None] * len(sources)
     ready: list[tuple[int, np.ndarray]] = []
     prepare = preparer_for(model.dataset)  # digits and articles are prepared differently
@@ -77,10 +90,10 @@ def predict_files(
         except ImageError as error:
             results[index] = Prediction(file=source.name, error=str(error))
     if ready:
-        probabilities = softmax(model.logits(np.stack([pixels for _, pixels in ready])))
-        k = max(1, min(top_k, probabilities.shape[1]))
-        best_first = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-        for (index, pixels), row, order in zip(ready, probabilities, best_first, strict=True):
+        shown, _ = probabilities(members, np.stack([pixels for _, pixels in ready]))
+        k = max(1, min(top_k, shown.shape[1]))
+        best_first = np.argsort(-shown, axis=1, kind="stable")[:, :k]
+        for (index, pixels), row, order in zip(ready, shown, best_first, strict=True):
             guesses = [Guess(int(i), model.class_names[int(i)], float(row[i])) for i in order]
             results[index] = Prediction(sources[index].name, guesses, pixels)
     return [result for result in results if result is not None]

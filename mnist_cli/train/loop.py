@@ -1,6 +1,7 @@
 """The training loop: the whole dataset as one tensor on the device, batched by slicing a random
-permutation; a test pass, an atomic checkpoint and a line of the run record (ckpt.jsonl) after
-every epoch. Never prints: progress goes through the `on_step` and `on_epoch` callbacks."""
+permutation; a test pass, a validation pass (train/validation.py), an atomic checkpoint and a
+line of the run record (ckpt.jsonl) after every epoch. Never prints: progress goes through the
+`on_step` and `on_epoch` callbacks."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from mnist_cli.train.record import EpochRecord, RunRecord
 from mnist_cli.train.resume import EpochProgress, capture, restore, resume_command
 from mnist_cli.train.runtime import Runtime, Stopwatch, prepare_model, runtime_for
 from mnist_cli.train.steps import ProgressGate, StepParts, Stepper, TrainData, epoch_uniform
+from mnist_cli.train.validation import hold_out_validation, validate
 
 StepFn = Callable[..., None]  # on_step(done, total, loss=...)
 EpochFn = Callable[[EpochRecord], None]
@@ -48,6 +50,7 @@ class TrainResult:
     parameters: int
     seconds: float  # the whole run, data loading included
     config: TrainConfig  # what ran: the device's recipe filled in (config.for_device)
+    temperature: float = 1.0  # fitted on the validation split (1.0: none held out)
 
     @property
     def final(self) -> EpochRecord:
@@ -71,6 +74,7 @@ class _Run:
     progress: EpochProgress | None = None  # the epoch in progress, if it stopped inside one
     stepper: Stepper | None = None  # made at the first step, kept with its CUDA graph
     clock: Callable[[], float] | None = None  # for ProgressGate; None: time.monotonic
+    temperature: float = 1.0  # fitted on the validation split after each epoch
 
 
 def _check(config: TrainConfig) -> None:
@@ -159,6 +163,7 @@ def _start(
             model.load_state_dict(resume.model.state_dict())
             run.history = list(resume.history)
             run.progress = restore(resume.training, run.optimizer, run.schedule, run.generator)
+            run.temperature = resume.temperature
         except (TypeError, ValueError) as why:
             raise CheckpointError(
                 f"not a valid mnist checkpoint: its training state does not fit ({why})"
@@ -173,6 +178,7 @@ def _save(run: _Run, path: Path) -> None:
         dataset=run.dataset,
         history=run.history,
         training=capture(run.optimizer, run.schedule, run.generator, run.progress),
+        temperature=run.temperature,
     )
     save_checkpoint(checkpoint, path)
 
@@ -197,6 +203,9 @@ def train(
     config = for_device(config, runtime.device.type)
     dataset = get_dataset(config.dataset)
     train_images, train_labels = load_split(dataset, data_dir, "train")
+    (train_images, train_labels), validation = hold_out_validation(
+        train_images, train_labels, config, dataset, runtime.device
+    )
     test_split = load_normalised(dataset, data_dir, "test", runtime.device)
     data = TrainData(
         train_images.to(runtime.device), train_labels.to(runtime.device), dataset.mean, dataset.std
@@ -204,7 +213,8 @@ def train(
     run = _start(config, runtime, dataset, len(data), resume)
     run.on_step = on_step
     try:
-        _run_epochs(run, data, test_split, checkpoint_path, on_epoch, should_stop or _never)
+        splits = (test_split, validation)
+        _run_epochs(run, data, splits, checkpoint_path, on_epoch, should_stop or _never)
     except KeyboardInterrupt:
         kept = (
             f"{checkpoint_path} holds epoch {run.history[-1].epoch}; continue with "
@@ -226,6 +236,7 @@ def train(
         parameters=sum(p.numel() for p in run.model.parameters()),
         seconds=time.perf_counter() - started,
         config=config,
+        temperature=run.temperature,
     )
 
 
@@ -240,7 +251,7 @@ class _Stopped(Exception):
 def _run_epochs(
     run: _Run,
     data: TrainData,
-    test_split: LabelledImages,
+    splits: tuple[LabelledImages, LabelledImages | None],  # test, validation
     path: Path,
     on_epoch: EpochFn | None,
     stop: StopFn,
@@ -263,7 +274,9 @@ def _run_epochs(
             raise MnistError(
                 f"training diverged in epoch {epoch} (loss is {train_loss}): try a lower --lr"
             )
-        metrics = evaluate(run.net, test_split, len(run.dataset.class_names))
+        metrics = evaluate(run.net, splits[0], len(run.dataset.class_names))
+        held_out = validate(run.net, splits[1], len(run.dataset.class_names))
+        run.temperature = held_out.temperature
         run.history.append(
             EpochRecord(
                 epoch=epoch,
@@ -273,6 +286,8 @@ def _run_epochs(
                 lr=run.optimizer.param_groups[0]["lr"],
                 seconds=time.perf_counter() - epoch_started,
                 train_seconds=train_seconds,
+                val_loss=held_out.loss,
+                val_accuracy=held_out.accuracy,
             )
         )
         _save(run, path)

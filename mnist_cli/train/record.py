@@ -22,6 +22,9 @@ class EpochRecord:
     lr: float  # learning rate at the end of the epoch
     seconds: float  # training and test pass of this epoch
     train_seconds: float  # the training steps alone (timed with CUDA events on a GPU)
+    # On the validation split (held out of the training images); None without one.
+    val_loss: float | None = None
+    val_accuracy: float | None = None  # fraction in [0, 1]
 
 
 def record_path(checkpoint_path: Path) -> Path:
