@@ -13,6 +13,7 @@ from mnist_cli.cli.download import ensure_data
 from mnist_cli.cli.options import DEFAULTS, OUTPUT, DataDir, Device, Json, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.config import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
+from mnist_cli.paths import check_checkpoint_file, check_distinct
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint import Checkpoint
@@ -79,6 +80,10 @@ def evaluate(
     output = output_of(ctx, quiet)
     paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():
+        for path in paths:  # before torch is imported: a typo costs no time
+            check_checkpoint_file(path)
+        inputs = {"the checkpoint" + (f" {p}" if len(paths) > 1 else ""): p for p in paths}
+        check_distinct({"--errors": errors, "--reliability": reliability}, inputs)
         from mnist_cli.checkpoint import load_checkpoint
         from mnist_cli.cli.plot import check_plot, plot_reliability
         from mnist_cli.data.store import get_dataset
