@@ -149,9 +149,12 @@ def read_bounded(path: Path, limit: int, what: str = "a file") -> bytes:
     except OSError as error:
         raise Unreadable(f"cannot read: {error.strerror or error}") from None
     try:
-        kind = kind_of(os.fstat(fd).st_mode)
+        status = os.fstat(fd)
+        kind = kind_of(status.st_mode)
         if kind is not None:
             raise Unreadable(f"is {kind}, not {what}")
+        if status.st_size > limit:  # refused at once; the cap below holds whatever st_size says
+            raise Unreadable(f"is larger than {_limit_text(limit)}")
         os.set_blocking(fd, True)
         with os.fdopen(os.dup(fd), "rb", buffering=0) as file:
             return read_capped(file, limit)
