@@ -20,7 +20,8 @@ def _interrupt_in(error: BaseException) -> KeyboardInterrupt | None:
     while error is not None:
         if isinstance(error, KeyboardInterrupt):
             return error
-        error = error.__cause__ or error.__context__
+        # `raise ... from None` (as Output.handled does, having printed its line) ends the chain
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     return None
 
 

@@ -14,7 +14,7 @@ import pytest
 from mnist_cli.files import Unreadable, read_bounded
 from tests.conftest import REPO
 
-MEMORY = 8 * 2**30  # address space for the subprocess: torch fits, an endless read does not
+MEMORY = 5 * 2**30  # address space: torch (3.3 GB virtual) fits, an endless read does not
 
 
 def _limit_memory() -> None:
