@@ -71,7 +71,7 @@ def remove_stale_temps(path: Path, kind: str = "tmp") -> None:
 def create_new(path: Path) -> BinaryIO:
     """Open a new file for writing; never an existing file, never through a symbolic link."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    return os.fdopen(os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o644), "wb")
+    return os.fdopen(os.open(path, flags, 0o644), "wb")
 
 
 def new_temp(path: Path, kind: str = "tmp") -> BinaryIO:
@@ -143,7 +143,7 @@ def read_bounded(path: Path, limit: int, what: str = "a file") -> bytes:
     grows or whatever its size says. Anything else raises Unreadable at once: opening with
     O_NONBLOCK keeps a FIFO from blocking before it can be refused."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise Unreadable("no such file") from None
     except OSError as error:

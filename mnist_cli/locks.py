@@ -35,7 +35,7 @@ def _holder(fd: int) -> str:
 def _open_locked(path: Path, busy: str) -> int:
     """The locked descriptor of the lock file at `path`, or InUse."""
     while True:
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(path, flags, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

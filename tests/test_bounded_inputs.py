@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from mnist_cli.files import Unreadable, read_bounded
 from tests.conftest import REPO
 
 MEMORY = 5 * 2**30  # address space: torch (3.3 GB virtual) fits, an endless read does not
@@ -79,6 +78,8 @@ def test_a_sparse_giant_is_refused_without_reading_it(tiny_checkpoint):
 
 def test_a_file_that_grows_past_its_size_is_cut_at_the_cap(tmp_path):
     """/proc files say st_size 0 and hold more: the cap holds whatever st_size says."""
+    from mnist_cli.files import Unreadable, read_bounded
+
     assert len(read_bounded(Path("/proc/self/status"), 1 << 20)) > 0
     with pytest.raises(Unreadable, match="larger than 100 bytes"):
         read_bounded(Path("/proc/self/status"), 100)

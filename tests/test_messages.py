@@ -14,7 +14,6 @@ import torch
 from PIL import Image
 
 from mnist_cli.checkpoint import payload_sha256
-from mnist_cli.config import usable_cores
 from tests.conftest import REPO, app, train_mlp
 
 SGD = ["--model", "mlp", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "32"]
@@ -36,6 +35,8 @@ def _crafted(source: str, target: str, change) -> None:
 
 
 def test_more_threads_than_cores_is_refused_before_training(runner, tiny_data):
+    from mnist_cli.config import usable_cores
+
     cores = usable_cores()
     result = _train(runner, "--threads", "10000")
     assert result.exit_code == 1
@@ -175,6 +176,8 @@ def test_a_checkpoint_name_of_252_characters_works(runner, tiny_data):
 
 
 def test_the_checkpoint_records_the_threads_used(runner, tiny_data):
+    from mnist_cli.config import usable_cores
+
     assert _train(runner, "--threads", "1", "--json").exit_code == 0
     info = json.loads(runner.invoke(app(), ["info", "--json"]).stdout)
     assert info["config"]["threads"] == 1

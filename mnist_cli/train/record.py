@@ -56,7 +56,7 @@ class RunRecord:
         if self.fresh:
             self.start((row,))
             return
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:
             with os.fdopen(os.open(self.path, flags, 0o644), "a", encoding="utf-8") as file:
                 file.write(json.dumps(asdict(row)) + "\n")
