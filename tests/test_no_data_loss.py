@@ -6,6 +6,7 @@ runs never write one checkpoint; no write follows a planted link. Issue 12, item
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -134,13 +135,24 @@ def test_a_checkpoint_path_holding_another_file_is_refused(runner, tiny_data, co
     assert not Path("thesis.jsonl").exists()
 
 
-def test_a_device_as_checkpoint_is_refused(runner, tiny_data):
-    result = runner.invoke(app(), ["train", *SGD, "--epochs", "1", "--checkpoint", "/dev/null"])
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_device_or_fifo_as_checkpoint_is_refused(runner, tiny_data, kind):
+    # Made here, never /dev/null itself: a regression must not replace the machine's device.
+    path = Path("node")
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+        except PermissionError:
+            pytest.skip("making a device node needs root")
+    result = runner.invoke(app(), ["train", *SGD, "--epochs", "1", "--checkpoint", "node"])
     assert result.exit_code == 1
-    assert (
-        result.stderr
-        == "error: --checkpoint /dev/null is a device, not a file: give another path\n"
+    described = "a device" if kind == "device" else "a FIFO (named pipe)"
+    assert result.stderr == (
+        f"error: --checkpoint node is {described}, not a file: give another path\n"
     )
+    assert not stat.S_ISREG(os.lstat(path).st_mode)  # still what it was
 
 
 def test_a_users_record_beside_the_checkpoint_is_never_truncated(runner, tiny_data):
