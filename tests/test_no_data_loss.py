@@ -50,7 +50,7 @@ def test_a_stop_in_epoch_1_keeps_the_previous_checkpoint_and_record(
 ):
     train_mlp(runner, 2)
     before = _snapshot("ckpt.pt", "ckpt.jsonl")
-    from mnist_cli.train import loop as training
+    from mnist_cli.train import steps as training
 
     _signal_on_call(monkeypatch, training.F, "cross_entropy", call=5, number=number)
     result = runner.invoke(app(), ["train", *SGD, "--epochs", "3"])
@@ -67,7 +67,7 @@ def test_a_stop_in_epoch_1_on_a_free_path_saves_and_starts_an_empty_record(
 ):
     train_mlp(runner, 2)
     Path("ckpt.pt").unlink()  # an orphan record of an earlier run stays
-    from mnist_cli.train import loop as training
+    from mnist_cli.train import steps as training
 
     _signal_on_call(monkeypatch, training.F, "cross_entropy", call=5, number=signal.SIGINT)
     result = runner.invoke(app(), ["train", *SGD, "--epochs", "3"])
