@@ -93,8 +93,12 @@ def test_a_batch_too_large_for_memory_is_one_sentence(runner, tiny_data, monkeyp
         ({"permutation": torch.tensor([10**9]), "step": 0, "loss_sum": 0.0}, "batch order"),
         ({"permutation": torch.rand(600), "step": 0, "loss_sum": 0.0}, "batch order"),
         ({"permutation": torch.arange(600), "step": 10**6, "loss_sum": 0.0}, "step 1000000"),
+        (
+            {"permutation": torch.arange(600), "noise_state": torch.zeros(3, dtype=torch.uint8)},
+            "random state",
+        ),
     ],
-    ids=["repeated", "out-of-range", "floats", "step"],
+    ids=["repeated", "out-of-range", "floats", "step", "noise-state"],
 )
 def test_a_crafted_resume_state_is_one_sentence(runner, tiny_data, progress, why):
     train_mlp(runner, 1)

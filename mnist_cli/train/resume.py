@@ -95,6 +95,12 @@ def check_progress(progress: EpochProgress | None, count: int, batch_size: int) 
         raise ValueError(f"step {progress.step!r} is not a step of the epoch in progress")
     if not isinstance(progress.loss_sum, float) or not math.isfinite(progress.loss_sum):
         raise ValueError("the loss of the epoch in progress is not a number")
+    noise_state = getattr(progress, "noise_state", None)
+    if noise_state is not None:
+        try:
+            torch.Generator().set_state(noise_state)
+        except (TypeError, RuntimeError):
+            raise ValueError("the random state of the epoch in progress does not fit") from None
 
 
 def resumed_run(path: Path, given: dict[str, Any]) -> tuple[TrainConfig, Checkpoint]:
