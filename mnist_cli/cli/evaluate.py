@@ -80,22 +80,23 @@ def evaluate(
     output = output_of(ctx, quiet)
     paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():
-        for path in paths:  # before torch is imported: a typo costs no time
-            check_checkpoint_file(path)
-        inputs = {"the checkpoint" + (f" {p}" if len(paths) > 1 else ""): p for p in paths}
-        check_distinct({"--errors": errors, "--reliability": reliability}, inputs)
-        from mnist_cli.checkpoint import load_checkpoint
         from mnist_cli.cli.plot import check_plot, plot_reliability
-        from mnist_cli.data.store import get_dataset
-        from mnist_cli.ensemble import check_ensemble, describe
         from mnist_cli.evaluate.gallery import check_gallery_path, save_gallery
-        from mnist_cli.evaluate.scoring import evaluate_checkpoints
-        from mnist_cli.train.runtime import resolve_device
 
         if errors:
             check_gallery_path(errors)
         if reliability:
             check_plot(reliability, "--reliability")
+        for path in paths:  # before torch is imported: a typo costs no time
+            check_checkpoint_file(path)
+        inputs = {"the checkpoint" + (f" {p}" if len(paths) > 1 else ""): p for p in paths}
+        check_distinct({"--errors": errors, "--reliability": reliability}, inputs)
+        from mnist_cli.checkpoint import load_checkpoint
+        from mnist_cli.data.store import get_dataset
+        from mnist_cli.ensemble import check_ensemble, describe
+        from mnist_cli.evaluate.scoring import evaluate_checkpoints
+        from mnist_cli.train.runtime import resolve_device
+
         loaded = [load_checkpoint(path, resolve_device(device)) for path in paths]
         check_ensemble(loaded, paths)
         dataset = get_dataset(loaded[0].dataset)
