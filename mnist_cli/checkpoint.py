@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import math
 import warnings
 import zipfile
 from dataclasses import asdict, dataclass
@@ -25,7 +26,7 @@ from torch import nn
 from mnist_cli import __version__
 from mnist_cli.config import TrainConfig
 from mnist_cli.errors import CheckpointError, OutputError
-from mnist_cli.files import check_writable, write_atomically
+from mnist_cli.files import Unreadable, check_writable, read_bounded, write_atomically
 from mnist_cli.models import MODELS, build_model
 from mnist_cli.train.record import EpochRecord
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 FORMAT = "mnist-cli-checkpoint"
 FORMAT_VERSION = 2  # 2: adds `training` (resume state) and `sha256`
+MAX_CHECKPOINT_BYTES = 1 << 30  # ours are a few MB; whatever st_size says, no more is read
 
 
 @dataclass(frozen=True)
@@ -151,13 +153,12 @@ def _invalid(path: Path, why: str) -> CheckpointError:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        size = path.stat().st_size
-        is_zip = zipfile.is_zipfile(path)
-    except OSError as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
-    if size == 0:
+        raw = read_bounded(path, MAX_CHECKPOINT_BYTES)
+    except Unreadable as why:
+        raise CheckpointError(f"cannot read checkpoint {path}: {why}") from None
+    if not raw:
         raise _invalid(path, "the file is empty")
-    if not is_zip:
+    if not zipfile.is_zipfile(io.BytesIO(raw)):
         raise _invalid(
             path, "not a complete PyTorch checkpoint (truncated, or another kind of file)"
         )
@@ -165,7 +166,7 @@ def _read(path: Path) -> dict[str, Any]:
         # weights_only=True: only tensors and plain values; never a fallback to full pickle.
         with warnings.catch_warnings():  # torch's warnings about odd files would break our one line
             warnings.simplefilter("ignore")
-            data = torch.load(path, map_location="cpu", weights_only=True)
+            data = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds here; none may reach the user raw
         text = str(error)
         if "weights_only" in text or "Unsupported global" in text:
@@ -219,6 +220,8 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
     class_names = _field(data, "class_names", list, path)
     if not class_names or not all(isinstance(c, str) for c in class_names):
         raise _invalid(path, "class names are malformed")
+    if any(not character.isprintable() for name in class_names for character in name):
+        raise _invalid(path, "class names hold control characters (refused for your terminal)")
     if kwargs.get("num_classes", 10) != len(class_names):
         raise _invalid(path, "class names do not match the model's outputs")
     mean, std = _normalisation(data, path)
@@ -265,6 +268,8 @@ def _normalisation(data: dict, path: Path) -> tuple[float, float]:
     mean, std = norm.get("mean"), norm.get("std")
     if not isinstance(mean, float) or not isinstance(std, float) or not std > 0:
         raise _invalid(path, "normalisation is malformed")
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        raise _invalid(path, "normalisation holds NaN or infinity")
     return mean, std
 
 

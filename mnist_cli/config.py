@@ -6,9 +6,12 @@ Pure Python (no torch): the CLI reads its option defaults from here, and `--help
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
+
+from mnist_cli.errors import MnistError
 
 DEFAULT_CHECKPOINT = Path("ckpt.pt")
 DEFAULT_DATA_DIR = Path("data")
@@ -84,3 +87,21 @@ def for_device(config: TrainConfig, device_type: str) -> TrainConfig:
     if lr is None and config.optimizer in DEFAULT_LR:
         lr = DEFAULT_LR[config.optimizer] * math.sqrt(batch_size / DEFAULT_BATCH_SIZE)
     return replace(config, batch_size=batch_size, lr=lr)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as taskset or a container sets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: int | None) -> None:
+    """--threads is at most the usable cores: more only make the threads wait on each other."""
+    cores = usable_cores()
+    if threads is not None and threads > cores:
+        raise MnistError(
+            f"--threads {threads} is more than the {cores} cores this process may use:"
+            f" give at most {cores}"
+        )

@@ -5,9 +5,10 @@ MnistError            exit 1: the base; the CLI prints its message on one red li
 ├── CheckpointError   a checkpoint is missing, unreadable or not one of ours
 ├── ImageError        a file given to predict cannot be read as an image
 ├── DeviceError       the requested device is not available on this machine
-├── OutputError       a file the user asked for cannot be written
+├── OutputError       a file the user asked for cannot be written, or would replace one of theirs
 ├── ExportError       a model cannot be exported, or its export does not match it
-└── Interrupted       exit 130: Ctrl-C or SIGTERM; the message says what was kept
+├── InUse             another mnist process is writing the same checkpoint or dataset folder
+└── Interrupted       exit 130 (Ctrl-C) or 143 (SIGTERM); the message says what was kept
 """
 
 
@@ -41,7 +42,21 @@ class ExportError(MnistError):
     """A model cannot be exported (a missing package), or its export does not match it."""
 
 
-class Interrupted(MnistError):
-    """The user pressed Ctrl-C (or the process got SIGTERM); the message says what was kept."""
+class InUse(MnistError):
+    """Another mnist process holds the lock of the file or folder this one would write."""
 
-    exit_code = 130
+
+SIGINT_EXIT = 130  # 128 + the signal's number, as shells report it
+SIGTERM_EXIT = 143
+
+
+class Interrupted(MnistError):
+    """The user pressed Ctrl-C (or the process got SIGTERM); the message says what was kept.
+    Printed as a plain line, not as an error."""
+
+    exit_code = SIGINT_EXIT
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by the SIGTERM handler the `mnist` entry point installs: like Ctrl-C, it unwinds
+    (files closed, locks released), then the command exits with 143."""

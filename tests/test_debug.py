@@ -1,5 +1,7 @@
 """Tracebacks: never shown, unless --debug or MNIST_DEBUG=1 asks; the exit code stays the same."""
 
+from pathlib import Path
+
 import pytest
 
 from mnist_cli import checkpoint
@@ -12,6 +14,7 @@ def broken_loader(monkeypatch):
         raise RuntimeError("secret-local-value")
 
     monkeypatch.setattr(checkpoint, "load_checkpoint", explode)
+    Path("ckpt.pt").write_bytes(b"a file, so that the path check passes")
 
 
 def test_no_traceback_by_default(runner, broken_loader):

@@ -125,6 +125,24 @@ def test_export_refuses_to_overwrite_its_checkpoint(runner, tiny_checkpoint):
     assert Path("ckpt.pt").read_bytes() == before
 
 
+def test_export_never_replaces_a_file_that_is_not_an_export(runner, tiny_checkpoint):
+    Path("notes.onnx").write_text("my notes")
+    result = runner.invoke(app(), ["export", "ckpt.pt", "-o", "notes.onnx"])
+    _one_line_error(result, "notes.onnx holds a file that is not an mnist export")
+    assert Path("notes.onnx").read_text() == "my notes"
+    again = runner.invoke(app(), ["export", "ckpt.pt", "-o", "ckpt.onnx"])  # ours: replaced
+    assert again.exit_code == 0, again.output
+
+
+def test_train_keeps_a_users_file_where_its_export_would_go(runner, tiny_data):
+    Path("ckpt.onnx").write_text("my notes")
+    result = runner.invoke(app(), ["train", "--model", "mlp", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "no ONNX export beside ckpt.pt" in result.stderr
+    assert "not an mnist export" in result.stderr
+    assert Path("ckpt.onnx").read_text() == "my notes" and Path("ckpt.pt").exists()
+
+
 def test_export_of_a_missing_checkpoint_is_one_line(runner):
     _one_line_error(runner.invoke(app(), ["export", "nothing.pt"]), "no checkpoint at nothing.pt")
 

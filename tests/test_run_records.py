@@ -75,12 +75,13 @@ def test_record_sits_beside_the_checkpoint(runner, tiny_data, checkpoint, record
     assert len(read_record(Path(record))) == 1
 
 
-def test_unwritable_record_is_one_line(runner, tiny_data):
+def test_a_record_path_that_holds_something_else_is_one_line_before_training(runner, tiny_data):
     Path("ckpt.jsonl").mkdir()
     result = _train(runner, "--epochs", "1")
     assert result.exit_code == 1
-    assert "cannot write the run record ckpt.jsonl" in result.stderr
+    assert result.stderr.startswith("error: ckpt.jsonl is not an mnist run record")
     assert "Traceback" not in result.output
+    assert not Path("ckpt.pt").exists()  # refused before any epoch
 
 
 def test_summary_charts_accuracy_and_loss_per_epoch(runner, tiny_data):

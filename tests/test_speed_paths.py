@@ -160,7 +160,7 @@ def test_speed_flags_train_and_are_recorded(runner, tiny_data, flags):
     report = json.loads(result.stdout)
     assert report["test_accuracy"] > 0.5
     config = report["config"]
-    assert config["threads"] == (1 if "--threads" in flags else None)
+    assert config["threads"] == report["threads"]  # the threads used, not None (issue 12)
     assert report["threads"] >= 1 and (report["threads"] == 1 or "--threads" not in flags)
     assert config["augment"] is ("--no-augment" not in flags)
     assert config["precision"] == ("bf16" if "bf16" in flags else "auto")

@@ -8,7 +8,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from mnist_cli.cli.app import app
+from mnist_cli.__main__ import main
 from mnist_cli.data import catalog
 from mnist_cli.data.catalog import DataFile, Dataset
 
@@ -35,4 +35,4 @@ if __name__ == "__main__":
         f.name: gzip.decompress((source / f"{f.name}.gz").read_bytes()) for f in catalog.MNIST.files
     }
     catalog.DATASETS["mnist"] = tiny_dataset(contents, mirrors=("http://127.0.0.1:9/",))
-    app(args=sys.argv[2:], prog_name="mnist")
+    main(sys.argv[2:])

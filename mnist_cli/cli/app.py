@@ -81,5 +81,7 @@ def root(
 
 
 def main() -> None:
-    """Entry point of the `mnist` script."""
-    app()
+    """Entry point of scripts installed before `mnist_cli.__main__:main` took the role."""
+    from mnist_cli.__main__ import main as entry_point
+
+    entry_point()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mnist_cli.cli.options import DATA, DEFAULTS, DataDir, Dataset
+from mnist_cli.cli.options import DATA, DEFAULTS, DataDir, Dataset, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.progress import download_progress
 from mnist_cli.cli.report import download_report
@@ -96,9 +96,10 @@ def download(
             "--force", help="Fetch again even if the files are valid.", rich_help_panel=DATA
         ),
     ] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Fetch a dataset's four files and verify them against the original content."""
-    output = output_of(ctx)
+    output = output_of(ctx, quiet)
     mirrors = _check_mirrors(mirror)
     with output.handled():
         from mnist_cli.data.store import dataset_dir, get_dataset

@@ -13,6 +13,7 @@ from mnist_cli.cli.download import ensure_data
 from mnist_cli.cli.options import DEFAULTS, OUTPUT, DataDir, Device, Json, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.config import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
+from mnist_cli.paths import check_checkpoint_file, check_distinct
 
 if TYPE_CHECKING:
     from mnist_cli.classifier import Classifier
@@ -80,17 +81,23 @@ def evaluate(
     output = output_of(ctx, quiet)
     paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():
-        from mnist_cli.classifier import open_classifier
+        from mnist_cli.classifier import is_export, open_classifier
         from mnist_cli.cli.plot import check_plot, plot_reliability
-        from mnist_cli.data.store import get_dataset
-        from mnist_cli.ensemble import check_ensemble, describe
         from mnist_cli.evaluate.gallery import check_gallery_path, save_gallery
-        from mnist_cli.evaluate.scoring import evaluate_checkpoints
 
         if errors:
             check_gallery_path(errors)
         if reliability:
             check_plot(reliability, "--reliability")
+        for path in paths:  # before torch is imported: a typo costs no time
+            if not is_export(path):  # an export is checked as it loads (export/runtime.py)
+                check_checkpoint_file(path)
+        inputs = {"the checkpoint" + (f" {p}" if len(paths) > 1 else ""): p for p in paths}
+        check_distinct({"--errors": errors, "--reliability": reliability}, inputs)
+        from mnist_cli.data.store import get_dataset
+        from mnist_cli.ensemble import check_ensemble, describe
+        from mnist_cli.evaluate.scoring import evaluate_checkpoints
+
         loaded = [open_classifier(path, device) for path in paths]
         check_ensemble(loaded, paths)
         dataset = get_dataset(loaded[0].dataset)

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mnist_cli.cli.options import Json
+from mnist_cli.cli.options import Json, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.report import info_report
 from mnist_cli.config import DEFAULT_CHECKPOINT
+from mnist_cli.paths import check_checkpoint_file
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint import Checkpoint
@@ -25,10 +26,12 @@ def info(
         Path, typer.Argument(metavar="CHECKPOINT", help="The checkpoint to describe.")
     ] = DEFAULT_CHECKPOINT,
     as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Say what a checkpoint holds (model, training, scores), without touching the data."""
-    output = output_of(ctx)
+    output = output_of(ctx, quiet)
     with output.handled():
+        check_checkpoint_file(checkpoint)  # before torch is imported: a typo costs no time
         from mnist_cli.checkpoint import load_checkpoint
 
         loaded = load_checkpoint(checkpoint)

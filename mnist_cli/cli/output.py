@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mnist_cli.errors import MnistError
+from mnist_cli.errors import SIGINT_EXIT, SIGTERM_EXIT, Interrupted, MnistError, Terminated
 
 DEBUG_ENV = "MNIST_DEBUG"  # set and not "0": the same as --debug
 
@@ -62,6 +62,10 @@ class Output:
         """One line on stderr, however long: scripts and people both read it whole."""
         self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
+    def stopped_line(self, message: str) -> None:
+        """A stop the user asked for (Ctrl-C, SIGTERM): one plain line, not an error."""
+        self.err.print(escape(message), soft_wrap=True)
+
     def note(self, message: str) -> None:
         if not self.quiet:
             self.err.print(escape(message), soft_wrap=True)
@@ -81,16 +85,25 @@ class Output:
         except (MnistError, KeyboardInterrupt, Exception) as error:
             if self.debug:
                 traceback.print_exc()
+            if isinstance(error, Interrupted):
+                self.stopped_line(str(error))
+                raise typer.Exit(error.exit_code) from None
             if isinstance(error, MnistError):
                 self.error_line(str(error))
                 raise typer.Exit(error.exit_code) from None
             if isinstance(error, KeyboardInterrupt):
-                self.error_line("interrupted")
-                raise typer.Exit(130) from None
+                terminated = isinstance(error, Terminated)
+                self.stopped_line(stop_message(terminated))
+                raise typer.Exit(SIGTERM_EXIT if terminated else SIGINT_EXIT) from None
             self.error_line(
                 f"unexpected {type(error).__name__}: {error} (--debug shows the traceback)"
             )
             raise typer.Exit(1) from None
+
+
+def stop_message(terminated: bool) -> str:
+    """The line a command stopped by a signal ends with."""
+    return "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
 
 
 def output_of(ctx: typer.Context, quiet: bool = False) -> Output:

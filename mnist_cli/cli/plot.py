@@ -4,12 +4,14 @@ imported only when a plot is asked for."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_cli.errors import MnistError, OutputError
+from mnist_cli.files import write_atomically
 
 if TYPE_CHECKING:
     from mnist_cli.evaluate.calibration import Calibration
@@ -46,7 +48,9 @@ def _saved(pyplot, figure, path: Path, what: str) -> Iterator[None]:
     try:
         yield
         figure.tight_layout()
-        figure.savefig(path, dpi=120)
+        image = io.BytesIO()  # written atomically: never through a planted link, never half
+        figure.savefig(image, dpi=120, format=Path(path).suffix.lower().lstrip("."))
+        write_atomically(Path(path), image.getbuffer(), what)
     except (OSError, ValueError) as error:
         raise OutputError(f"cannot write {what} {path}: {error}") from None
     finally:

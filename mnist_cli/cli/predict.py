@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mnist_cli.cli.options import MODEL, OUTPUT, Json
+from mnist_cli.cli.options import MODEL, OUTPUT, Json, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.prediction_report import prediction_table, show_predictions
 from mnist_cli.config import DEFAULT_CHECKPOINT
+from mnist_cli.paths import check_checkpoint_file
 
 if TYPE_CHECKING:
     from mnist_cli.predict.pipeline import Prediction
@@ -88,24 +89,30 @@ def predict(
         ),
     ] = None,
     as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Say which digit (or article, or character: the checkpoint's classes) each image shows."""
-    output = output_of(ctx)
+    output = output_of(ctx, quiet)
     paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():
-        from mnist_cli.classifier import open_classifier
+        from mnist_cli.classifier import is_export, open_classifier
+
+        for path in paths:  # before torch is imported: a typo costs no time
+            if not is_export(path):  # an export is checked as it loads (export/runtime.py)
+                check_checkpoint_file(path)
+        from mnist_cli.predict.sources import expand_sources, stdin_reader
+
+        sources = expand_sources(images, stdin_reader(sys.stdin))
         from mnist_cli.data.store import find_dataset
         from mnist_cli.ensemble import check_ensemble, describe
         from mnist_cli.predict.pipeline import predict_files
         from mnist_cli.predict.pipeline import save_preprocessed as save
-        from mnist_cli.predict.sources import expand_sources
 
-        sources = expand_sources(images, sys.stdin.buffer.read)
         loaded = [open_classifier(path, use_export_beside=True) for path in paths]
         check_ensemble(loaded, paths)
         predictions = predict_files(loaded, sources, top_k, preprocess)
         if save_preprocessed is not None:
-            save(predictions, save_preprocessed)
+            _note_saved(output, predictions, save(predictions, save_preprocessed))
     failed = [p for p in predictions if p.error]
     for prediction in failed:
         output.error_line(prediction.error)
@@ -119,6 +126,17 @@ def predict(
         prediction_table(output, predictions, dataset.class_noun if dataset else "class", title)
     if failed:
         raise typer.Exit(1)
+
+
+def _note_saved(output, predictions: list[Prediction], written: list[Path]) -> None:
+    """Say where the 28x28 images went, and which names were taken (nothing is replaced)."""
+    seen = [p for p in predictions if p.pixels is not None]
+    for prediction, path in zip(seen, written, strict=True):
+        wanted = f"{Path(prediction.file).stem or 'image'}.png"
+        if path.name != wanted:
+            output.note(f"{path.parent / wanted} was taken: {prediction.file} saved as {path}")
+    if written:
+        output.note(f"{len(written)} preprocessed images in {written[0].parent}")
 
 
 def _json(prediction: Prediction, paths: list[Path]) -> dict:

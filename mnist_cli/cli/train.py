@@ -37,7 +37,9 @@ from mnist_cli.config import (
     PrecisionName,
     ScheduleName,
     TrainConfig,
+    check_threads,
 )
+from mnist_cli.paths import train_outputs
 
 if TYPE_CHECKING:
     from mnist_cli.train.loop import TrainResult
@@ -252,7 +254,9 @@ def train(
         compile=compile_model,
         val_split=val_split,
     )
-    with output.handled():
+    # Before torch is imported: no file of the user's is replaced; one run per checkpoint.
+    with output.handled(), train_outputs(checkpoint, plot, resume):
+        check_threads(threads)
         from mnist_cli.cli.plot import check_plot, plot_history
         from mnist_cli.cli.progress import TrainDisplay
         from mnist_cli.data.store import get_dataset
@@ -315,7 +319,7 @@ def _json(config: TrainConfig, result: TrainResult) -> dict:
         "threads": result.threads,
         "seconds": result.seconds,
         "temperature": result.temperature,
-        "config": asdict(config),
+        "config": {**asdict(config), "threads": result.threads},  # as the checkpoint says
         "history": [asdict(row) for row in result.history],
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from mnist_cli.data.extract import (
 )
 from mnist_cli.data.store import dataset_dir, download_command, file_is_valid
 from mnist_cli.errors import DataError, OutputError
+from mnist_cli.files import remove_stale_temps
+from mnist_cli.locks import data_lock
 
 # on_progress(file_name, bytes_done, bytes_total or None)
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -40,6 +43,8 @@ class NetworkPolicy:
     read_timeout: float = 30.0  # seconds without a byte before giving up on a response
     retries: int = 2  # further tries of a mirror after a failure that may pass
     backoff: float = 1.0  # seconds before the first retry, doubled for each next one
+    file_deadline: float = 600.0  # seconds for a whole file: a mirror that trickles bytes
+    # (one every 20 s never trips the read timeout) is given up on
 
 
 DEFAULT_POLICY = NetworkPolicy()
@@ -84,6 +89,35 @@ def _opener(policy: NetworkPolicy) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(HTTP, HTTPS)
 
 
+class TooSlow(DataError):
+    """The file did not arrive within the policy's deadline: the next mirror is tried."""
+
+
+class _Deadline:
+    """A response read in pieces as they arrive (read1), given up on once `seconds` have
+    passed, however steadily the bytes trickle in."""
+
+    def __init__(self, response, seconds: float):
+        self._response = response
+        self._seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def read(self, size: int) -> bytes:
+        if time.monotonic() > self._end:
+            raise TooSlow(f"too slow: the file did not arrive within {self._seconds:g} s")
+        return self._response.read1(size)
+
+
+def shown(url: str) -> str:
+    """`url` as it may be printed: a user name and password in it become `***`."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def _fetch(url, datafile, target, on_progress, policy: NetworkPolicy) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": f"mnist-cli/{__version__}"})
     with _opener(policy).open(request, timeout=policy.connect_timeout) as response:
@@ -94,7 +128,8 @@ def _fetch(url, datafile, target, on_progress, policy: NetworkPolicy) -> None:
             if on_progress:
                 on_progress(datafile.name, done, total)
 
-        extract_verified(CountingReader(response, report), datafile, target)
+        timed = _Deadline(response, policy.file_deadline)
+        extract_verified(CountingReader(timed, report), datafile, target)
 
 
 def _find_local(source_dir: Path, dataset: Dataset, datafile: DataFile) -> Path | None:
@@ -135,7 +170,7 @@ def _try_mirror(url, datafile, target, on_progress, policy: NetworkPolicy) -> st
             failure = f"HTTP {error.code}"
             if error.code < 500:
                 return failure  # not there, or not for us: asking again will not change it
-        except WrongContent as error:
+        except (WrongContent, TooSlow) as error:
             return str(error)
         except DataError as error:
             failure = str(error)
@@ -159,8 +194,8 @@ def _download_one(
         url = mirror_url(mirror, datafile)
         failure = _try_mirror(url, datafile, target, on_progress, policy)
         if failure is None:
-            return url
-        failures.append(f"{url}: {failure}")
+            return shown(url)
+        failures.append(f"{shown(url)}: {failure}")
     tried = "; ".join(failures) or "no mirrors"
     raise DataError(
         f"could not download {datafile.name} ({tried}); without internet, "
@@ -212,19 +247,23 @@ def download(
     except OSError as error:
         raise OutputError(f"cannot create {folder}: {error.strerror or error}") from None
     all_mirrors = [*mirrors, *(m for m in dataset.mirrors if m not in mirrors)]
+    policy = policy or DEFAULT_POLICY
     results = []
-    for datafile in dataset.files:
-        target = folder / datafile.name
-        if not force and file_is_valid(target, datafile):
-            status, source = "present", str(target)
-        elif source_dir is not None:
-            status = "imported"
-            source = _import_one(Path(source_dir), dataset, datafile, target, on_progress)
-        else:
-            status = "downloaded"
-            policy = policy or DEFAULT_POLICY
-            source = _download_one(dataset, datafile, target, all_mirrors, on_progress, policy)
-        results.append(
-            FileResult(datafile.name, status, source, datafile.size, verified_by(datafile))
-        )
+    with data_lock(folder):  # one writer per dataset folder; a second says who holds it
+        for datafile in dataset.files:
+            target = folder / datafile.name
+            remove_stale_temps(target, "part")
+            if not force and file_is_valid(target, datafile):
+                status, source = "present", str(target)
+            elif source_dir is not None:
+                status = "imported"
+                source = _import_one(Path(source_dir), dataset, datafile, target, on_progress)
+            else:
+                status = "downloaded"
+                source = _download_one(dataset, datafile, target, all_mirrors, on_progress, policy)
+            if status != "present" and not file_is_valid(target, datafile):
+                raise DataError(f"{target} changed on disk after it was verified: download again")
+            results.append(
+                FileResult(datafile.name, status, source, datafile.size, verified_by(datafile))
+            )
     return results

@@ -1,6 +1,6 @@
 """Streaming one data file into place, verified before it is kept.
 
-Bytes are streamed through gunzip into `<file>.part`, capped at the expected size and checked
+Bytes are streamed through gunzip into `.<file>.<pid>.part`, capped at the expected size and checked
 against the MD5 of the decompressed content; only then is the file moved into place. So a
 recompressed copy is accepted, a wrong or truncated one is refused, and no half-written file
 ever looks valid. Where the content's MD5 is not published (KMNIST, QMNIST), the .gz bytes must
@@ -21,6 +21,7 @@ from typing import BinaryIO
 from mnist_cli.data.catalog import DataFile
 from mnist_cli.data.store import record_md5
 from mnist_cli.errors import DataError
+from mnist_cli.files import new_temp, temp_name
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 16
@@ -72,17 +73,18 @@ def _check_original_gz(stream: CountingReader, datafile: DataFile, gzipped: bool
 
 
 def extract_verified(stream: CountingReader, datafile: DataFile, target: Path) -> None:
-    """Gunzip (if gzipped) `stream` into target's .part, verify it, then move it into place."""
+    """Gunzip (if gzipped) `stream` into this process's .part of target, verify it, then move it
+    into place."""
     buffered = io.BufferedReader(stream, CHUNK)
     gzipped = buffered.peek(2)[:2] == GZIP_MAGIC
     if datafile.md5 is None and not gzipped:
         _check_original_gz(stream, datafile, gzipped)  # refuses before reading it all
     source = gzip.GzipFile(fileobj=buffered) if gzipped else buffered
-    part = target.with_name(target.name + ".part")
+    part = temp_name(target, "part")  # this process's own: never shared, never a planted link
     digest = hashlib.md5(usedforsecurity=False)
     written = 0
     try:
-        with open(part, "wb") as out:
+        with new_temp(target, "part") as out:
             while chunk := source.read(CHUNK):
                 written += len(chunk)
                 if written > datafile.size:

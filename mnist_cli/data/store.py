@@ -18,6 +18,7 @@ import numpy as np
 from mnist_cli.data.catalog import DATASETS, MNIST, DataFile, Dataset
 from mnist_cli.data.idx import images_array, labels_array, qmnist_labels_array
 from mnist_cli.errors import DataError
+from mnist_cli.files import write_atomically
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: `mnist download` needs none
     import torch
@@ -65,7 +66,7 @@ def checksum_path(path: Path) -> Path:
 
 def record_md5(path: Path, md5: str) -> None:
     """Record the content MD5 of `path`, once its original .gz has been verified."""
-    checksum_path(path).write_text(f"{md5}  {path.name}\n", encoding="ascii")
+    write_atomically(checksum_path(path), f"{md5}  {path.name}\n".encode("ascii"), "checksum")
 
 
 def expected_md5(path: Path, datafile: DataFile) -> str | None:

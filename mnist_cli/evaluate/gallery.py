@@ -3,10 +3,12 @@ true digit, the model's answer and how sure the model was."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_cli.errors import MnistError, OutputError
+from mnist_cli.files import write_atomically
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,8 +63,10 @@ def save_gallery(path: Path, mistakes: list[Mistake], images: list[np.ndarray]) 
         draw.text((left, top + tile + 2), caption, fill="black", font=font)
         sure = f"{100 * mistake.confidence:.1f}% sure"
         draw.text((left, top + tile + 17), sure, fill="firebrick", font=font)
+    image = io.BytesIO()
     try:
-        sheet.save(path)
-    except (OSError, ValueError) as error:
+        sheet.save(image, format=Image.registered_extensions()[Path(path).suffix.lower()])
+    except (OSError, ValueError, KeyError) as error:
         raise OutputError(f"cannot write {path}: {error}") from None
+    write_atomically(Path(path), image.getbuffer(), "the picture of mistakes")
     return len(mistakes)

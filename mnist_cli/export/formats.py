@@ -4,9 +4,10 @@ format, with its default path; and the ONNX export that train keeps beside its c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from mnist_cli.errors import ExportError, MnistError
+from mnist_cli.errors import ExportError, MnistError, OutputError
 from mnist_cli.export.onnx import Exported
 
 SUFFIXES: dict[str, str] = {"onnx": ".onnx", "safetensors": ".safetensors"}  # config.ExportFormat
@@ -15,6 +16,19 @@ SUFFIXES: dict[str, str] = {"onnx": ".onnx", "safetensors": ".safetensors"}  # c
 def default_path(source: Path, format_name: str) -> Path:
     """Where an export goes unless -o says: beside the checkpoint, `ckpt.pt` -> `ckpt.onnx`."""
     return Path(source).with_suffix(SUFFIXES[format_name])
+
+
+def is_our_export(path: Path) -> bool:
+    """A regular file that `mnist export` wrote: its metadata names our format (in the ONNX
+    metadata_props or the safetensors header)."""
+    from mnist_cli.export.metadata import FORMAT
+    from mnist_cli.export.runtime import MAX_BYTES
+    from mnist_cli.files import Unreadable, read_bounded
+
+    try:
+        return FORMAT.encode() in read_bounded(path, MAX_BYTES)
+    except Unreadable:
+        return False
 
 
 def export_checkpoint(
@@ -30,6 +44,11 @@ def export_checkpoint(
         raise ExportError(f"-o {path} is the checkpoint itself: give another file name")
     if path.is_dir():
         raise ExportError(f"-o {path} is a directory: give a file name")
+    if os.path.lexists(path) and not is_our_export(path):  # as paths.py: nothing of a user's
+        raise OutputError(
+            f"{path} holds a file that is not an mnist export; it would be replaced: give"
+            " another -o, or move the file away"
+        )
     if format_name == "onnx":
         from mnist_cli.export.onnx import require_exporter
 

@@ -52,20 +52,22 @@ def _invalid(path: Path, why: str) -> CheckpointError:
 
 
 def _read(path: Path) -> bytes:
-    if not path.exists():
-        raise CheckpointError(
-            f"no model at {path}: export one with `mnist export` or give its path"
-        )
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a directory, not a model file")
+    """The file's bytes, bounded (files.read_bounded: a FIFO or a device is refused at once)."""
+    from mnist_cli.files import Unreadable, read_bounded
+
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise _invalid(path, f"{size:,} bytes is far larger than any mnist model")
-        with open(path, "rb") as file:
-            data = file.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
+        data = read_bounded(path, MAX_BYTES, "a model file")
+    except Unreadable as error:
+        why = str(error)
+        if why == "no such file":
+            raise CheckpointError(
+                f"no model at {path}: export one with `mnist export` or give its path"
+            ) from None
+        if why.startswith("is larger"):
+            raise _invalid(path, f"it {why}, far larger than any mnist model") from None
+        if why.startswith("is "):
+            raise CheckpointError(f"{path} {why}") from None
+        raise CheckpointError(f"{path}: {why}") from None
     if not data:
         raise _invalid(path, "the file is empty")
     return data

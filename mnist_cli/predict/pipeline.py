@@ -5,6 +5,7 @@ probabilities; and keeping what it saw. Imports no torch."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from mnist_cli.classifier import Classifier, classifiers_of
 from mnist_cli.data.store import find_dataset
 from mnist_cli.ensemble import probabilities
 from mnist_cli.errors import ImageError, OutputError
+from mnist_cli.files import create_new
 from mnist_cli.predict.fashion import to_fashion
 from mnist_cli.predict.handwriting import to_mnist
 from mnist_cli.predict.read import read_image
@@ -67,7 +69,10 @@ def _prepare(source: Source, prepare: Preparer, preprocess: bool) -> np.ndarray:
     if source.error:
         raise ImageError(source.error)
     image = read_image(source.data if source.path is None else source.path, source.name)
-    return prepare(image, preprocess)
+    try:
+        return prepare(image, preprocess)
+    except ImageError as error:  # from the pixels: the message does not name the file yet
+        raise ImageError(f"{source.name}: {error}") from None
 
 
 def predict_files(
@@ -99,10 +104,12 @@ def predict_files(
     return [result for result in results if result is not None]
 
 
-def _unique_name(name: str, taken: set[str]) -> str:
+def _unique_name(name: str, taken: set[str], directory: Path) -> str:
+    """`<stem>.png`, or `<stem>-2.png`... where that is taken: by this run, or by any file
+    already in `directory` (never replaced: the user's originals may live there)."""
     stem = Path(name).stem or "image"
     candidate, number = f"{stem}.png", 1
-    while candidate in taken:
+    while candidate in taken or os.path.lexists(directory / candidate):
         number += 1
         candidate = f"{stem}-{number}.png"
     taken.add(candidate)
@@ -110,8 +117,9 @@ def _unique_name(name: str, taken: set[str]) -> str:
 
 
 def save_preprocessed(predictions: list[Prediction], directory: Path) -> list[Path]:
-    """Write each 28x28 input the model saw as an 8-bit PNG named after its file (`-2`, `-3`
-    when names repeat) into `directory`, created if needed; the paths written, in order."""
+    """Write each 28x28 input the model saw as an 8-bit PNG named after its file into
+    `directory`, created if needed; a name already used (by this run or by a file there) gets
+    `-2`, `-3`: no file is ever replaced. The paths written, in order."""
     taken: set[str] = set()
     written = []
     try:
@@ -119,9 +127,10 @@ def save_preprocessed(predictions: list[Prediction], directory: Path) -> list[Pa
         for prediction in predictions:
             if prediction.pixels is None:
                 continue
-            path = directory / _unique_name(prediction.file, taken)
+            path = directory / _unique_name(prediction.file, taken, directory)
             pixels = np.round(prediction.pixels * 255).astype(np.uint8)
-            Image.fromarray(pixels).save(path, format="PNG")
+            with create_new(path) as out:
+                Image.fromarray(pixels).save(out, format="PNG")
             written.append(path)
     except OSError as error:
         raise OutputError(

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mnist_cli.errors import ImageError
+from mnist_cli.files import Unreadable, read_bounded
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is fine; a decompression bomb is not
@@ -25,15 +26,9 @@ def read_image(source: Path | bytes, name: str | None = None) -> Image.Image:
     label = name or str(source if isinstance(source, Path) else "image")
     if isinstance(source, Path):
         try:
-            if source.stat().st_size > MAX_FILE_BYTES:
-                raise ImageError(f"{label}: file is larger than {MAX_FILE_BYTES // 2**20} MiB")
-            data = source.read_bytes()
-        except FileNotFoundError:
-            raise ImageError(f"{label}: no such file") from None
-        except IsADirectoryError:
-            raise ImageError(f"{label}: is a directory, not an image") from None
-        except OSError as error:
-            raise ImageError(f"{label}: cannot read: {error.strerror or error}") from None
+            data = read_bounded(source, MAX_FILE_BYTES, "an image")
+        except Unreadable as why:
+            raise ImageError(f"{label}: {why}") from None
     else:
         data = source
     if not data:

@@ -8,10 +8,14 @@ import glob
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
+
+from mnist_cli.files import Unreadable, read_capped
 
 # What a directory's images are recognised by; a file named on its own may have any name.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 STDIN = "-"
+MAX_STDIN_BYTES = 100 * 2**20  # as read.MAX_FILE_BYTES: stdin may be endless (/dev/zero)
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def expand_sources(arguments: list[str], read_stdin: Callable[[], bytes]) -> lis
             if stdin_read:
                 sources.append(Source("stdin", error="stdin: `-` given twice, read only once"))
             else:
-                sources.append(Source("stdin", data=read_stdin()))
+                sources.append(_stdin_source(read_stdin))
             stdin_read = True
         elif path.is_dir():
             sources += _directory(path, argument)
@@ -70,3 +74,29 @@ def expand_sources(arguments: list[str], read_stdin: Callable[[], bytes]) -> lis
         else:
             sources.append(Source(argument, path=path))
     return sources
+
+
+def _stdin_source(read_stdin: Callable[[], bytes]) -> Source:
+    try:
+        return Source("stdin", data=read_stdin())
+    except Unreadable as why:
+        return Source("stdin", error=f"stdin: {why}")
+
+
+def stdin_reader(stream: TextIO | None) -> Callable[[], bytes]:
+    """What reads `-`: the bytes piped into `stream` (sys.stdin), at most MAX_STDIN_BYTES;
+    Unreadable if it is closed or a terminal (where a read would wait for the keyboard)."""
+
+    def read() -> bytes:
+        if stream is None or stream.closed:
+            raise Unreadable("closed, nothing to read: pipe an image into `mnist predict -`")
+        if stream.isatty():
+            raise Unreadable("is a terminal: pipe an image in (`cat digit.png | mnist predict -`)")
+        try:
+            return read_capped(stream.buffer, MAX_STDIN_BYTES)
+        except Unreadable:
+            raise
+        except (OSError, ValueError) as error:
+            raise Unreadable(f"cannot read: {getattr(error, 'strerror', None) or error}") from None
+
+    return read

@@ -1,5 +1,7 @@
 """Ctrl-C and SIGTERM during training: the first one asks the loop to stop after the step in
-progress (it then saves the checkpoint); a second one interrupts at once."""
+progress (it then saves the checkpoint); a second one interrupts at once. The run then exits
+with 130 after Ctrl-C, 143 after SIGTERM. While a checkpoint and its record are written as a
+pair, signals wait."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from mnist_cli.errors import SIGTERM_EXIT, Interrupted
 
 SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None)
 
@@ -33,13 +37,32 @@ def stop_on_signals() -> Iterator[StopRequest]:
         return
 
     def handler(number, frame):
-        if request.signal is not None:  # the second one: the user does not want to wait
-            raise KeyboardInterrupt
+        stopped_before = request.signal is not None
         request.signal = number
+        if stopped_before:  # the second one: the user does not want to wait
+            raise KeyboardInterrupt
 
     previous = {number: signal.signal(number, handler) for number in SIGNALS}
     try:
         yield request
+    except Interrupted as interrupted:
+        if request.signal == getattr(signal, "SIGTERM", None):
+            interrupted.exit_code = SIGTERM_EXIT
+        raise
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM wait (blocked, not lost): for writes that must happen
+    together, such as a checkpoint and the record beside it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -5,6 +5,7 @@ line of the run record (ckpt.jsonl) after every epoch. Never prints: progress go
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -27,9 +28,16 @@ from mnist_cli.errors import CheckpointError, Interrupted, MnistError
 from mnist_cli.evaluate.scoring import evaluate
 from mnist_cli.models import build_model
 from mnist_cli.train.graphs import graph_backend
+from mnist_cli.train.interrupts import signals_deferred
 from mnist_cli.train.optim import make_optimizer, make_schedule
 from mnist_cli.train.record import EpochRecord, RunRecord
-from mnist_cli.train.resume import EpochProgress, capture, restore, resume_command
+from mnist_cli.train.resume import (
+    EpochProgress,
+    capture,
+    check_progress,
+    restore,
+    resume_command,
+)
 from mnist_cli.train.runtime import Runtime, Stopwatch, prepare_model, runtime_for
 from mnist_cli.train.steps import ProgressGate, StepParts, Stepper, TrainData, epoch_uniform
 from mnist_cli.train.validation import hold_out_validation, validate
@@ -75,6 +83,8 @@ class _Run:
     stepper: Stepper | None = None  # made at the first step, kept with its CUDA graph
     clock: Callable[[], float] | None = None  # for ProgressGate; None: time.monotonic
     temperature: float = 1.0  # fitted on the validation split after each epoch
+    keep_old: bool = False  # a fresh run over an older checkpoint: it keeps its bytes until an
+    # epoch of this run has finished (docs/checkpoints.md)
 
 
 def _check(config: TrainConfig) -> None:
@@ -82,10 +92,16 @@ def _check(config: TrainConfig) -> None:
         raise MnistError("--epochs must be at least 1")
     if config.batch_size is not None and config.batch_size < 1:
         raise MnistError("--batch-size must be at least 1")
+    if config.batch_size == 1 and config.model == "cnn":
+        raise MnistError("--batch-size must be at least 2 for the cnn (its batch norm needs two)")
     if config.lr is not None and (config.lr <= 0 or not math.isfinite(config.lr)):
         raise MnistError("--lr must be a positive number")
     if not 0 <= config.label_smoothing < 1:
         raise MnistError("--label-smoothing must be at least 0 and below 1")
+    if not 0 <= config.weight_decay < math.inf:
+        raise MnistError("--weight-decay must be a finite number, at least 0")
+    if not -(2**63) <= config.seed < 2**64:  # what torch's generators take
+        raise MnistError("--seed must be at least -2**63 and below 2**64")
 
 
 def _train_epoch(run: _Run, data: TrainData, stop: StopFn | None = None) -> float | None:
@@ -164,6 +180,7 @@ def _start(
             run.history = list(resume.history)
             run.progress = restore(resume.training, run.optimizer, run.schedule, run.generator)
             run.temperature = resume.temperature
+            check_progress(run.progress, train_count, config.batch_size)
         except (TypeError, ValueError) as why:
             raise CheckpointError(
                 f"not a valid mnist checkpoint: its training state does not fit ({why})"
@@ -171,7 +188,10 @@ def _start(
     return run
 
 
-def _save(run: _Run, path: Path) -> None:
+def _save(run: _Run, path: Path, record: RunRecord) -> None:
+    """The checkpoint, then its record, with signals held back between the two: the record
+    gains the epoch just finished, or a fresh run's record starts (empty, if stopped in its
+    first epoch) as its first checkpoint replaces the old one."""
     checkpoint = make_checkpoint(
         model=run.model,
         config=run.config,
@@ -180,7 +200,12 @@ def _save(run: _Run, path: Path) -> None:
         training=capture(run.optimizer, run.schedule, run.generator, run.progress),
         temperature=run.temperature,
     )
-    save_checkpoint(checkpoint, path)
+    with signals_deferred():
+        save_checkpoint(checkpoint, path)
+        if run.progress is None:
+            record.append(run.history[-1])
+        elif record.fresh:
+            record.start()
 
 
 def train(
@@ -201,6 +226,7 @@ def train(
     prepare_checkpoint_path(checkpoint_path)
     runtime = runtime_for(config)
     config = for_device(config, runtime.device.type)
+    config = dataclasses.replace(config, threads=runtime.threads)  # recorded as it ran
     dataset = get_dataset(config.dataset)
     train_images, train_labels = load_split(dataset, data_dir, "train")
     (train_images, train_labels), validation = hold_out_validation(
@@ -212,6 +238,7 @@ def train(
     )
     run = _start(config, runtime, dataset, len(data), resume)
     run.on_step = on_step
+    run.keep_old = resume is None and checkpoint_path.exists()
     try:
         splits = (test_split, validation)
         _run_epochs(run, data, splits, checkpoint_path, on_epoch, should_stop or _never)
@@ -220,10 +247,20 @@ def train(
             f"{checkpoint_path} holds epoch {run.history[-1].epoch}; continue with "
             f"`{resume_command(checkpoint_path, data_dir)}`"
             if run.history
-            else "no epoch had finished, so nothing was saved"
+            else _nothing_saved(run, checkpoint_path)
         )
         raise Interrupted(f"interrupted during epoch {len(run.history) + 1}: {kept}") from None
+    except RuntimeError as error:  # torch.OutOfMemoryError is one too
+        if not _out_of_memory(error):
+            raise
+        raise MnistError(
+            f"out of memory on {runtime.device} with --batch-size {config.batch_size}:"
+            " try a smaller --batch-size"
+        ) from None
     except _Stopped as stopped:
+        if run.keep_old and not run.history:
+            kept = _nothing_saved(run, checkpoint_path)
+            raise Interrupted(f"stopped {stopped}: {kept}") from None
         raise Interrupted(
             f"stopped {stopped}: saved to {checkpoint_path}; continue with "
             f"`{resume_command(checkpoint_path, data_dir)}`"
@@ -240,8 +277,19 @@ def train(
     )
 
 
+def _out_of_memory(error: RuntimeError) -> bool:
+    text = str(error).lower()
+    return isinstance(error, torch.OutOfMemoryError) or "allocate" in text or "memory" in text
+
+
 def _never() -> bool:
     return False
+
+
+def _nothing_saved(run: _Run, path: Path) -> str:
+    if run.keep_old:
+        return f"no epoch had finished, so {path} keeps the checkpoint it held before, unchanged"
+    return "no epoch had finished, so nothing was saved"
 
 
 class _Stopped(Exception):
@@ -266,7 +314,8 @@ def _run_epochs(
         stopwatch.start()
         train_loss = _train_epoch(run, data, stop)
         if train_loss is None:
-            _save(run, path)
+            if not (run.keep_old and not run.history):  # an older checkpoint keeps its bytes
+                _save(run, path, record)
             raise _Stopped(f"in epoch {epoch} after step {run.progress.step} of {steps}")
         train_seconds = stopwatch.seconds()
         run.progress = None
@@ -290,8 +339,7 @@ def _run_epochs(
                 val_accuracy=held_out.accuracy,
             )
         )
-        _save(run, path)
-        record.append(run.history[-1])
+        _save(run, path, record)
         if on_epoch:
             on_epoch(run.history[-1])
         if stop() and epoch < config.epochs:

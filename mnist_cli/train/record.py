@@ -5,10 +5,12 @@ written beside it as JSON lines (`ckpt.pt` -> `ckpt.jsonl`), appended as each ep
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mnist_cli.errors import OutputError
+from mnist_cli.files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -35,23 +37,33 @@ def record_path(checkpoint_path: Path) -> Path:
 
 
 class RunRecord:
-    """Appends one line per epoch. A fresh run rewrites the file when its first epoch is
-    recorded, the moment its checkpoint replaces the old one: until then the old record still
-    describes the old checkpoint beside it. A resumed run (`fresh=False`) appends."""
+    """Appends one line per epoch. A fresh run starts its record (replacing any old one, in one
+    rename) in the same moment as its first checkpoint replaces the old one: until then the old
+    record still describes the old checkpoint beside it. A resumed run (`fresh=False`) appends.
+    No write follows a symbolic link planted at the record's path."""
 
     def __init__(self, checkpoint_path: Path, fresh: bool = True):
         self.path = record_path(checkpoint_path)
-        self.mode = "w" if fresh else "a"
+        self.fresh = fresh
+
+    def start(self, rows: tuple[EpochRecord, ...] = ()) -> None:
+        """Replace the record, atomically, with `rows`: the first save of a fresh run."""
+        text = "".join(json.dumps(asdict(row)) + "\n" for row in rows)
+        write_atomically(self.path, text.encode("utf-8"), "the run record")
+        self.fresh = False
 
     def append(self, row: EpochRecord) -> None:
+        if self.fresh:
+            self.start((row,))
+            return
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:
-            with open(self.path, self.mode, encoding="utf-8") as file:
+            with os.fdopen(os.open(self.path, flags, 0o644), "a", encoding="utf-8") as file:
                 file.write(json.dumps(asdict(row)) + "\n")
         except OSError as error:
             raise OutputError(
                 f"cannot write the run record {self.path}: {error.strerror or error}"
             ) from None
-        self.mode = "a"
 
 
 def read_record(path: Path) -> list[dict]:

@@ -8,6 +8,7 @@ position in the epoch), so it survives changes to the model, the optimiser or th
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,33 @@ def restore(
             torch.cuda.set_rng_state_all(cuda_states)
         progress = state["epoch_progress"]
         return None if progress is None else EpochProgress(**progress)
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
         raise ValueError(str(error).strip().splitlines()[0][:120] if str(error) else "") from None
+
+
+def check_progress(progress: EpochProgress | None, count: int, batch_size: int) -> None:
+    """The epoch in progress fits the data: its batch order is a permutation of the `count`
+    training images, its step within the epoch, its loss a number; else a ValueError."""
+    if progress is None:
+        return
+    order = progress.permutation
+    if not (
+        isinstance(order, torch.Tensor)
+        and order.dtype == torch.int64
+        and tuple(order.shape) == (count,)
+        and torch.equal(order.sort().values, torch.arange(count))
+    ):
+        raise ValueError("the batch order of the epoch in progress does not fit the data")
+    if type(progress.step) is not int or not 0 <= progress.step < math.ceil(count / batch_size):
+        raise ValueError(f"step {progress.step!r} is not a step of the epoch in progress")
+    if not isinstance(progress.loss_sum, float) or not math.isfinite(progress.loss_sum):
+        raise ValueError("the loss of the epoch in progress is not a number")
+    noise_state = getattr(progress, "noise_state", None)
+    if noise_state is not None:
+        try:
+            torch.Generator().set_state(noise_state)
+        except (TypeError, RuntimeError):
+            raise ValueError("the random state of the epoch in progress does not fit") from None
 
 
 def resumed_run(path: Path, given: dict[str, Any]) -> tuple[TrainConfig, Checkpoint]:

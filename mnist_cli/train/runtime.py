@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mnist_cli.config import TrainConfig
+from mnist_cli.config import TrainConfig, usable_cores
 from mnist_cli.errors import DeviceError, MnistError
 
 
@@ -45,10 +45,7 @@ class Runtime:
 
 
 def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def busy_cores(looks: int = 5, pause: float = 0.02) -> int:

@@ -1,0 +1,132 @@
+"""The paths a command is given, checked before any work and before torch is imported: a
+checkpoint to read is a regular file; a path that holds anything but a file of ours (a
+checkpoint, a run record) is never written over; the files one command writes never collide
+with each other or with its inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+
+from mnist_cli.errors import CheckpointError, OutputError
+from mnist_cli.files import Unreadable, kind_of, read_bounded
+from mnist_cli.locks import checkpoint_lock
+from mnist_cli.train.record import EpochRecord, record_path
+
+CHECKPOINT_MARKER = b"mnist-cli-checkpoint"  # checkpoint.FORMAT, as its pickle stores it
+MAX_HEADER = 16 * 2**20  # a checkpoint's data.pkl: its config and history, no tensors
+MAX_RECORD = 64 * 2**20
+RECORD_KEYS = {field.name for field in fields(EpochRecord)}
+
+
+def _kind(path: Path) -> str | None:
+    """None if nothing is at `path` or it is a regular file; else what is there."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise OutputError(f"cannot check {path}: {error.strerror or error}") from None
+    if os.path.islink(path):
+        return "a symbolic link"
+    return kind_of(mode)
+
+
+def is_our_checkpoint(path: Path) -> bool:
+    """A regular file that torch.save wrote with our format marker in its header."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            headers = [i for i in archive.infolist() if i.filename.endswith("/data.pkl")]
+            if len(headers) != 1 or headers[0].file_size > MAX_HEADER:
+                return False
+            with archive.open(headers[0]) as header:
+                return CHECKPOINT_MARKER in header.read(MAX_HEADER)
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, RuntimeError):
+        return False
+
+
+def is_our_record(path: Path) -> bool:
+    """A run record: every line a JSON object with exactly an EpochRecord's keys."""
+    try:
+        text = read_bounded(path, MAX_RECORD).decode("utf-8")
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (Unreadable, UnicodeDecodeError, ValueError):
+        return False
+    return all(isinstance(row, dict) and set(row) == RECORD_KEYS for row in rows)
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file (through links and `..` too), existing or not."""
+    return Path(first).resolve() == Path(second).resolve()
+
+
+def check_checkpoint_target(checkpoint: Path, resume: bool = False) -> None:
+    """`mnist train --checkpoint PATH` may write PATH and its record only if they are free or
+    hold an mnist checkpoint and run record."""
+    checkpoint = Path(checkpoint)
+    kind = _kind(checkpoint)
+    if kind == "a directory":
+        raise OutputError(f"--checkpoint {checkpoint} is a directory: give a file name")
+    if kind is not None:
+        raise OutputError(f"--checkpoint {checkpoint} is {kind}, not a file: give another path")
+    if checkpoint.exists() and not resume and not is_our_checkpoint(checkpoint):
+        raise OutputError(
+            f"--checkpoint {checkpoint} holds a file that is not an mnist checkpoint; it would be"
+            " replaced: give another --checkpoint, or move the file away"
+        )
+    record = record_path(checkpoint)
+    kind = _kind(record)
+    if kind is not None or (record.exists() and not is_our_record(record)):
+        raise OutputError(
+            f"{record} is not an mnist run record and --checkpoint {checkpoint} would write its"
+            " record there: give another --checkpoint, or move the file away"
+        )
+
+
+def check_distinct(outputs: dict[str, Path | None], inputs: dict[str, Path] | None = None) -> None:
+    """No two outputs of one command are one file, and no output is one of its inputs.
+    Keys are what the user typed to name them ("--plot", "the run record")."""
+    given = [(name, Path(path)) for name, path in outputs.items() if path is not None]
+    for index, (name, path) in enumerate(given):
+        for other, other_path in given[index + 1 :] + list((inputs or {}).items()):
+            if same_file(path, other_path):
+                raise OutputError(f"{name} {path} is also {other}: give {name} another file name")
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """A checkpoint to read is there and is a regular file (its content is checked on load)."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"no checkpoint at {path}: train one with `mnist train` or give its path"
+        ) from None
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    kind = kind_of(mode)
+    if kind is not None:
+        raise CheckpointError(f"{path} is {kind}, not a checkpoint file")
+
+
+def check_train_paths(checkpoint: Path, plot: Path | None, resume: bool) -> None:
+    """What `mnist train` writes: the checkpoint and its record over nothing of the user's,
+    and --plot apart from both."""
+    check_checkpoint_target(checkpoint, resume)
+    check_distinct(
+        {"--plot": plot}, {"the checkpoint": checkpoint, "its run record": record_path(checkpoint)}
+    )
+
+
+@contextmanager
+def train_outputs(checkpoint: Path, plot: Path | None, resume: bool) -> Iterator[None]:
+    """While inside, the checkpoint and its record are this run's alone to write: checked
+    (check_train_paths), then locked against any other `mnist train`."""
+    check_train_paths(checkpoint, plot, resume)
+    with checkpoint_lock(checkpoint):
+        yield
