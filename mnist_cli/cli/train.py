@@ -32,6 +32,9 @@ from mnist_cli.config import (
     DEFAULT_LR,
     DEFAULT_SCHEDULE,
     DEVICE_BATCH_SIZE,
+    LONG_RECIPE,
+    LONG_RUN,
+    SHORT_RECIPE,
     ModelName,
     OptimizerName,
     PrecisionName,
@@ -127,6 +130,50 @@ Augment = Annotated[
         help="Randomly rotate, zoom and shift each training batch a little.",
     ),
 ]
+
+
+def _recipe_option(flag: str, name: str, metavar: str, panel: str, help: str, **limits):
+    short, long = SHORT_RECIPE[name], LONG_RECIPE[name]
+    recipe = f" \\[default: {short}, {long} from {LONG_RUN} epochs]"
+    return _option(flag, metavar=metavar, panel=panel, help=help + recipe, **limits)
+
+
+Width = Annotated[
+    int | None,
+    _recipe_option(
+        "--width",
+        "width",
+        "N",
+        MODEL,
+        "cnn's channels in its first conv layer, twice that in the second.",
+        min=1,
+        max=512,
+    ),
+]
+Elastic = Annotated[
+    float | None,
+    _recipe_option(
+        "--elastic",
+        "elastic",
+        "PIXELS",
+        DATA,
+        "Elastic distortion with --augment, at most this far.",
+        min=0.0,
+        max=8.0,
+    ),
+]
+Thickness = Annotated[
+    float | None,
+    _recipe_option(
+        "--thickness",
+        "thickness",
+        "SHARE",
+        DATA,
+        "Thicker or thinner strokes with --augment: up to this share of a 3x3 dilation or erosion.",
+        min=0.0,
+        max=1.0,
+    ),
+]
 LabelSmoothing = Annotated[
     float,
     _option(
@@ -215,7 +262,10 @@ def train(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     augment: Augment = DEFAULTS.augment,
     val_split: ValSplit = DEFAULTS.val_split,
+    elastic: Elastic = None,
+    thickness: Thickness = None,
     model: ModelOption = DEFAULTS.model,
+    width: Width = None,
     seed: Seed = DEFAULTS.seed,
     epochs: Epochs = DEFAULTS.epochs,
     batch_size: BatchSize = DEFAULTS.batch_size,
@@ -247,6 +297,9 @@ def train(
         weight_decay=weight_decay,
         label_smoothing=label_smoothing,
         augment=augment,
+        width=width,
+        elastic=elastic,
+        thickness=thickness,
         device=device,
         seed=seed,
         threads=threads,
