@@ -158,3 +158,12 @@ def test_the_loop_draws_an_epoch_of_numbers_for_the_long_recipe():
     batch = data.batch(torch.arange(4), uniform[:4], plan_runtime(torch.device("cpu")))
     plain = data.batch(torch.arange(4), None, plan_runtime(torch.device("cpu")))
     assert batch.shape == (4, 1, 28, 28) and not torch.allclose(batch, plain)
+
+
+@pytest.mark.parametrize("flags", [["--thickness", "1.5"], ["--elastic", "-1"]])
+def test_out_of_range_recipe_flags_give_one_line(tiny_data, runner, flags):
+    result = runner.invoke(app(), ["train", "--epochs", "1", *flags])
+    assert result.exit_code != 0
+    assert result.stderr.strip().splitlines() == [
+        "error: --thickness must be from 0 to 1, and --elastic at least 0"
+    ]

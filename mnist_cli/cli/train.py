@@ -134,7 +134,7 @@ Augment = Annotated[
 
 def _recipe_option(flag: str, name: str, metavar: str, panel: str, help: str, **limits):
     short, long = SHORT_RECIPE[name], LONG_RECIPE[name]
-    recipe = f" \\[default: {short}, {long} from {LONG_RUN} epochs]"
+    recipe = f" \\[default: {short:g}; {long:g} from {LONG_RUN} epochs]"
     return _option(flag, metavar=metavar, panel=panel, help=help + recipe, **limits)
 
 
@@ -145,7 +145,7 @@ Width = Annotated[
         "width",
         "N",
         MODEL,
-        "cnn's channels in its first conv layer, twice that in the second.",
+        "cnn channels (twice that in its second conv layer).",
         min=1,
         max=512,
     ),
@@ -157,9 +157,7 @@ Elastic = Annotated[
         "elastic",
         "PIXELS",
         DATA,
-        "Elastic distortion with --augment, at most this far.",
-        min=0.0,
-        max=8.0,
+        "Elastic distortion with --augment.",
     ),
 ]
 Thickness = Annotated[
@@ -169,9 +167,7 @@ Thickness = Annotated[
         "thickness",
         "SHARE",
         DATA,
-        "Thicker or thinner strokes with --augment: up to this share of a 3x3 dilation or erosion.",
-        min=0.0,
-        max=1.0,
+        "Stroke thickness jitter with --augment.",
     ),
 ]
 LabelSmoothing = Annotated[
