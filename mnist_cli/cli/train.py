@@ -32,9 +32,6 @@ from mnist_cli.config import (
     DEFAULT_LR,
     DEFAULT_SCHEDULE,
     DEVICE_BATCH_SIZE,
-    LONG_RECIPE,
-    LONG_RUN,
-    SHORT_RECIPE,
     ModelName,
     OptimizerName,
     PrecisionName,
@@ -132,42 +129,37 @@ Augment = Annotated[
 ]
 
 
-def _recipe_option(flag: str, name: str, metavar: str, panel: str, help: str, **limits):
-    short, long = SHORT_RECIPE[name], LONG_RECIPE[name]
-    recipe = f" \\[default: {short:g}; {long:g} from {LONG_RUN} epochs]"
-    return _option(flag, metavar=metavar, panel=panel, help=help + recipe, **limits)
+def _recipe_option(flag: str, metavar: str, panel: str, help: str, **limits):
+    """An option whose default the recipe picks from --epochs (docs/training.md#long-runs)."""
+    help = f"{help} \\[default: by --epochs]"
+    return _option(flag, metavar=metavar, panel=panel, help=help, **limits)
 
 
 Width = Annotated[
     int | None,
     _recipe_option(
         "--width",
-        "width",
         "N",
         MODEL,
-        "cnn channels (twice that in its second conv layer).",
-        min=1,
-        max=512,
+        "cnn channels (x2 in conv 2).",
     ),
 ]
 Elastic = Annotated[
     float | None,
     _recipe_option(
         "--elastic",
-        "elastic",
         "PIXELS",
         DATA,
-        "Elastic distortion with --augment.",
+        "Bend digits.",
     ),
 ]
 Thickness = Annotated[
     float | None,
     _recipe_option(
         "--thickness",
-        "thickness",
         "SHARE",
         DATA,
-        "Stroke thickness jitter with --augment.",
+        "Ink width.",
     ),
 ]
 LabelSmoothing = Annotated[

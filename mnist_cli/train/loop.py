@@ -105,6 +105,8 @@ def _check(config: TrainConfig) -> None:
         raise MnistError("--seed must be at least -2**63 and below 2**64")
     if not 0 <= config.thickness <= 1 or config.elastic < 0:
         raise MnistError("--thickness must be from 0 to 1, and --elastic at least 0")
+    if not 1 <= config.width <= 512:
+        raise MnistError("--width must be from 1 to 512")
 
 
 def _train_epoch(run: _Run, data: TrainData, stop: StopFn | None = None) -> float | None:
