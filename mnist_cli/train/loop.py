@@ -103,7 +103,7 @@ def _check(config: TrainConfig) -> None:
         raise MnistError("--weight-decay must be a finite number, at least 0")
     if not -(2**63) <= config.seed < 2**64:  # what torch's generators take
         raise MnistError("--seed must be at least -2**63 and below 2**64")
-    if not 0 <= config.thickness <= 1 or config.elastic < 0:
+    if not (0 <= config.thickness <= 1 and config.elastic >= 0):  # NaN too
         raise MnistError("--thickness must be from 0 to 1, and --elastic at least 0")
     if not 1 <= config.width <= 512:
         raise MnistError("--width must be from 1 to 512")
