@@ -2,7 +2,8 @@
 paper, enlarged to a few hundred pixels, off-centre, with noise, blur and JPEG compression.
 
 `render_photo` is deterministic for a given seed; `photo_set` makes a labelled set from the real
-test split. Used by benchmarks/photo_accuracy.py and by tests/test_photos.py.
+test split. Used by benchmarks/photo_accuracy.py, benchmarks/handwriting_styles.py (which adds a
+ruled line under the digit, or a thin, faint ballpoint stroke) and tests/test_photos.py.
 """
 
 from __future__ import annotations
@@ -32,8 +33,20 @@ def _paper(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(base + gradient - vignette, 0.25, 1.0)
 
 
-def _ink(digit: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """The 28x28 digit enlarged so that it spans 30-70% of the shorter side, placed off-centre."""
+@dataclass(frozen=True)
+class Pen:
+    """What is on the paper besides the digit, and how it was written."""
+
+    darkness: tuple[float, float] = (0.35, 0.9)  # 0.35: faint pencil; 0.9: a black pen
+    ruled: bool = False  # a printed line under the digit, across the whole page
+    thin: bool = False  # a ballpoint: strokes a fraction of MNIST's width, parts of them missing
+
+
+def _ink(
+    digit: np.ndarray, height: int, width: int, rng: np.random.Generator
+) -> tuple[np.ndarray, int, int]:
+    """The 28x28 digit enlarged so that it spans 30-70% of the shorter side, placed off-centre;
+    with the top row and the side of the enlarged field."""
     side = int(min(height, width) * rng.uniform(0.3, 0.7) * 28 / 20)
     side = min(side, height, width)
     enlarged = Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC)
@@ -41,7 +54,36 @@ def _ink(digit: np.ndarray, height: int, width: int, rng: np.random.Generator) -
     left = int(rng.integers(0, width - side + 1))
     ink = np.zeros((height, width), dtype=np.float32)
     ink[top : top + side, left : left + side] = np.asarray(enlarged, dtype=np.float32) / 255
-    return np.clip(ink, 0.0, 1.0)
+    return np.clip(ink, 0.0, 1.0), top, side
+
+
+def _ruled_line(ink: np.ndarray, digit: np.ndarray, top: int, side: int, rng) -> None:
+    """A thin printed line across the page, a little tilted, touching the digit's lowest ink or
+    just under it."""
+    height, width = ink.shape
+    last_row = int(np.flatnonzero(digit.max(axis=1) > 64)[-1])
+    base = top + (last_row + 1) * side / 28 + rng.uniform(-0.02, 0.06) * side
+    thickness = max(1.0, side / 28 * rng.uniform(0.4, 0.9))
+    slope = np.tan(np.radians(rng.uniform(-1.5, 1.5)))
+    rows = np.arange(height, dtype=np.float32)[:, None]
+    centre = base + slope * (np.arange(width, dtype=np.float32)[None, :] - width / 2)
+    line = np.clip(thickness / 2 + 0.5 - np.abs(rows - centre), 0.0, 1.0)
+    np.maximum(ink, line * rng.uniform(0.5, 0.9), out=ink)
+
+
+def _ballpoint(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The strokes thinned to about a third of their width and broken where the pen skipped."""
+    solid = ink > 0.5
+    outline = (solid[1:] != solid[:-1]).sum() + (solid[:, 1:] != solid[:, :-1]).sum()
+    stroke = 2 * solid.sum() / max(int(outline), 1)  # the digit's own mean stroke width
+    reach = max(1, int(stroke * rng.uniform(0.25, 0.35)))
+    image = Image.fromarray((solid * 255).astype(np.uint8))
+    thin = np.asarray(image.filter(ImageFilter.MinFilter(2 * reach + 1)), dtype=np.float32) / 255
+    # Skips: a smooth random field, low over about a tenth of the page.
+    height, width = ink.shape
+    coarse = Image.fromarray(rng.uniform(0, 1, size=(8, 8)).astype(np.float32), mode="F")
+    field = np.asarray(coarse.resize((width, height), Image.Resampling.BICUBIC))
+    return thin * (field > np.quantile(field, 0.1))
 
 
 def _clutter(ink: np.ndarray, rng: np.random.Generator) -> None:
@@ -61,15 +103,22 @@ def _clutter(ink: np.ndarray, rng: np.random.Generator) -> None:
         view[:band] = np.maximum(view[:band], 0.9)
 
 
-def render_photo(digit: np.ndarray, seed: int, clutter: bool = False) -> bytes:
+def render_photo(digit: np.ndarray, seed: int, clutter: bool = False, pen: Pen = Pen()) -> bytes:
     """A JPEG of one MNIST digit (28x28 uint8, white on black) photographed on paper."""
     rng = np.random.default_rng(seed)
     height, width = (int(v) for v in rng.integers(240, 481, size=2))
     paper = _paper(height, width, rng)
-    ink = _ink(digit, height, width, rng)
+    ink, top, side = _ink(digit, height, width, rng)
     if clutter:
         _clutter(ink, rng)
-    darkness = rng.uniform(0.35, 0.9)  # 0.35: faint pencil; 0.9: a black pen
+    # The pen draws from its own numbers: the same seed with and without it gives the same paper,
+    # light and camera.
+    pen_rng = np.random.default_rng((seed, 1))
+    if pen.thin:
+        ink = _ballpoint(ink, pen_rng)
+    if pen.ruled:
+        _ruled_line(ink, digit, top, side, pen_rng)
+    darkness = rng.uniform(*pen.darkness)
     grey = paper * (1 - darkness * ink) + rng.normal(0, rng.uniform(0.01, 0.05), ink.shape)
     image = Image.fromarray((np.clip(grey, 0, 1) * 255).astype(np.uint8))
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 2.0)))

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from mnist_cli import __version__
-from mnist_cli.config import TrainConfig
+from mnist_cli.config import LEGACY_RECIPE, TrainConfig
 from mnist_cli.errors import CheckpointError, OutputError
 from mnist_cli.files import Unreadable, check_writable, read_bounded, write_atomically
 from mnist_cli.models import MODELS, build_model
@@ -108,7 +108,10 @@ def make_checkpoint(
     checkpoint = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model": {"name": config.model, "kwargs": {"num_classes": len(dataset.class_names)}},
+        "model": {
+            "name": config.model,
+            "kwargs": {"num_classes": len(dataset.class_names), **config.model_kwargs()},
+        },
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "normalization": {"mean": float(dataset.mean), "std": float(dataset.std)},
         "dataset": dataset.name,
@@ -298,7 +301,7 @@ def _config(stored) -> TrainConfig | None:
     if isinstance(stored, dict) and "val_split" not in stored:
         stored = {**stored, "val_split": 0}  # written before the validation split: none held out
     try:  # an unknown or missing field, or not a dict at all: a TypeError
-        return TrainConfig(**stored) if isinstance(stored, dict) else None
+        return TrainConfig(**{**LEGACY_RECIPE, **stored}) if isinstance(stored, dict) else None
     except (TypeError, ValueError):
         return None
 

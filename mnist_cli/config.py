@@ -38,6 +38,14 @@ DEFAULT_SCHEDULE: dict[str, ScheduleName] = {"adamw": "onecycle", "sgd": "consta
 DEFAULT_BATCH_SIZE = 128
 DEVICE_BATCH_SIZE = {"cuda": 512}
 
+# The recipe scales with the run: from LONG_RUN epochs on, a wider cnn and stronger augmentation
+# (elastic distortion, thicker and thinner strokes) that a short run has no time to profit from.
+LONG_RUN = 20
+SHORT_RECIPE = {"width": 24, "elastic": 0.0, "thickness": 0.0}
+LONG_RECIPE = {"width": 32, "elastic": 1.5, "thickness": 0.5}
+# What ran before these fields were stored: a checkpoint without them was trained so.
+LEGACY_RECIPE = SHORT_RECIPE
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -57,6 +65,12 @@ class TrainConfig:
     weight_decay: float = 5e-4  # AdamW's decoupled weight decay; unused by sgd
     label_smoothing: float = 0.1  # share of each target spread over the other classes
     augment: bool = True  # random small rotations, zooms and shifts of every training batch
+    width: int | None = None  # cnn's channels in its first conv layer, twice that in the second;
+    # None: from the recipe for --epochs (SHORT_RECIPE, or LONG_RECIPE from LONG_RUN epochs)
+    elastic: float | None = None  # elastic distortion with augment, at most this many pixels;
+    # None: from the recipe
+    thickness: float | None = None  # stroke thickness jitter with augment: a blend of up to
+    # this much of a 3x3 dilation or erosion; None: from the recipe
     device: DeviceName = "auto"  # "auto" picks cuda, then mps, then cpu
     seed: int = 0  # seeds weights, batch order, augmentation; same seed + threads, same run
     threads: int | None = None  # CPU threads; None: one per available core
@@ -73,6 +87,14 @@ class TrainConfig:
             object.__setattr__(self, "lr", DEFAULT_LR.get(self.optimizer))
         if self.schedule is None:
             object.__setattr__(self, "schedule", DEFAULT_SCHEDULE.get(self.optimizer))
+        recipe = LONG_RECIPE if self.epochs >= LONG_RUN else SHORT_RECIPE
+        for name, value in recipe.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+    def model_kwargs(self) -> dict[str, int]:
+        """What the model's constructor takes from this config, besides the number of classes."""
+        return {"width": self.width} if self.model == "cnn" else {}
 
 
 def for_device(config: TrainConfig, device_type: str) -> TrainConfig:

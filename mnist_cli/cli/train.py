@@ -127,6 +127,41 @@ Augment = Annotated[
         help="Randomly rotate, zoom and shift each training batch a little.",
     ),
 ]
+
+
+def _recipe_option(flag: str, metavar: str, panel: str, help: str, **limits):
+    """An option whose default the recipe picks from --epochs (docs/training.md#long-runs)."""
+    help = f"{help} \\[default: by --epochs]"
+    return _option(flag, metavar=metavar, panel=panel, help=help, **limits)
+
+
+Width = Annotated[
+    int | None,
+    _recipe_option(
+        "--width",
+        "N",
+        MODEL,
+        "cnn channels (x2 in conv 2).",
+    ),
+]
+Elastic = Annotated[
+    float | None,
+    _recipe_option(
+        "--elastic",
+        "PIXELS",
+        DATA,
+        "Bend digits.",
+    ),
+]
+Thickness = Annotated[
+    float | None,
+    _recipe_option(
+        "--thickness",
+        "SHARE",
+        DATA,
+        "Ink width.",
+    ),
+]
 LabelSmoothing = Annotated[
     float,
     _option(
@@ -215,7 +250,10 @@ def train(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     augment: Augment = DEFAULTS.augment,
     val_split: ValSplit = DEFAULTS.val_split,
+    elastic: Elastic = None,
+    thickness: Thickness = None,
     model: ModelOption = DEFAULTS.model,
+    width: Width = None,
     seed: Seed = DEFAULTS.seed,
     epochs: Epochs = DEFAULTS.epochs,
     batch_size: BatchSize = DEFAULTS.batch_size,
@@ -247,6 +285,9 @@ def train(
         weight_decay=weight_decay,
         label_smoothing=label_smoothing,
         augment=augment,
+        width=width,
+        elastic=elastic,
+        thickness=thickness,
         device=device,
         seed=seed,
         threads=threads,

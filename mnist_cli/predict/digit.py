@@ -91,14 +91,20 @@ def _chosen(pieces: list[Piece], height: int, width: int) -> list[Piece]:
     return [p for p in digits if p.mass >= LARGE * main.mass or _gap(p, main) <= NEAR * size]
 
 
-def keep_digit(ink: np.ndarray) -> np.ndarray:
-    """The ink (bright on black) with everything that is not the digit set to zero."""
+def small_copy(ink: np.ndarray) -> np.ndarray:
+    """The ink shrunk (by averaging) to at most SMALL_SIDE a side, where pieces are found."""
     height, width = ink.shape
     scale = min(1.0, SMALL_SIDE / max(height, width))
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = np.asarray(
+    return np.asarray(
         Image.fromarray(ink, mode="F").resize(small_size, Image.Resampling.BOX), dtype=np.float32
     )
+
+
+def keep_digit(ink: np.ndarray) -> np.ndarray:
+    """The ink (bright on black) with everything that is not the digit set to zero."""
+    height, width = ink.shape
+    small = small_copy(ink)
     labels, pieces = _label(small > INK)
     if len(pieces) <= 1:
         return ink

@@ -2,8 +2,9 @@
 
 MNIST digits are white ink on black, the ink fitted into a 20x20 box keeping its aspect ratio and
 placed in a 28x28 field by its centre of mass. `to_mnist` does the same to a user's image:
-greyscale, ink polarity, background levelling (uneven light, grey paper, faint pencil), crop to
-the digit (specks and edge clutter dropped, see digit.py), stroke thickening, fit, centre.
+greyscale, ink polarity, background levelling (uneven light, grey paper, faint pencil), ruled
+lines under the digit wiped (ruled.py), crop to the digit (specks and edge clutter dropped, see
+digit.py), stroke thickening, fit, centre.
 Photos of articles are prepared as Fashion-MNIST's were instead: fashion.py.
 """
 
@@ -14,6 +15,7 @@ from PIL import Image, ImageFilter
 
 from mnist_cli.predict.digit import keep_digit
 from mnist_cli.predict.read import SIDE, resize, to_grey
+from mnist_cli.predict.ruled import wipe_ruled_lines
 
 BOX = 20
 WORK_SIDE = 512  # larger images are shrunk to this first: plenty for a 20x20 result, and fast
@@ -183,7 +185,7 @@ def to_mnist(image: Image.Image, preprocess: bool = True) -> np.ndarray:
     ink = level(_shrink(grey))
     if ink is None:
         return np.zeros((SIDE, SIDE), dtype=np.float32)  # a blank page: nothing to centre
-    ink = keep_digit(ink)
+    ink = keep_digit(wipe_ruled_lines(ink))
     if not ink.any():
         return np.zeros((SIDE, SIDE), dtype=np.float32)
     return centre_by_mass(fit(ink))

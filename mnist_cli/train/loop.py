@@ -27,6 +27,7 @@ from mnist_cli.data.store import LabelledImages, get_dataset, load_normalised, l
 from mnist_cli.errors import CheckpointError, Interrupted, MnistError
 from mnist_cli.evaluate.scoring import evaluate
 from mnist_cli.models import build_model
+from mnist_cli.train.augment import augmentation_of
 from mnist_cli.train.graphs import graph_backend
 from mnist_cli.train.interrupts import signals_deferred
 from mnist_cli.train.optim import make_optimizer, make_schedule
@@ -102,6 +103,10 @@ def _check(config: TrainConfig) -> None:
         raise MnistError("--weight-decay must be a finite number, at least 0")
     if not -(2**63) <= config.seed < 2**64:  # what torch's generators take
         raise MnistError("--seed must be at least -2**63 and below 2**64")
+    if not (0 <= config.thickness <= 1 and config.elastic >= 0):  # NaN too
+        raise MnistError("--thickness must be from 0 to 1, and --elastic at least 0")
+    if not 1 <= config.width <= 512:
+        raise MnistError("--width must be from 1 to 512")
 
 
 def _train_epoch(run: _Run, data: TrainData, stop: StopFn | None = None) -> float | None:
@@ -121,7 +126,9 @@ def _train_epoch(run: _Run, data: TrainData, stop: StopFn | None = None) -> floa
     permutation = progress.permutation.to(device)
     uniform = None
     if config.augment:
-        uniform = epoch_uniform(progress, run.generator, len(data), batch_size).to(device)
+        columns = data.augmentation.columns
+        uniform = epoch_uniform(progress, run.generator, len(data), batch_size, columns)
+        uniform = uniform.to(device)
     stepper.start_epoch(progress.loss_sum)
     gate = ProgressGate(clock=run.clock)
     try:
@@ -161,7 +168,7 @@ def _start(
     resume: Checkpoint | None,
 ) -> _Run:
     torch.manual_seed(config.seed)
-    model = build_model(config.model, num_classes=len(dataset.class_names))
+    model = build_model(config.model, num_classes=len(dataset.class_names), **config.model_kwargs())
     optimizer = make_optimizer(config, model, fused=runtime.device.type == "cuda")
     steps_per_epoch = math.ceil(train_count / config.batch_size)
     run = _Run(
@@ -234,7 +241,11 @@ def train(
     )
     test_split = load_normalised(dataset, data_dir, "test", runtime.device)
     data = TrainData(
-        train_images.to(runtime.device), train_labels.to(runtime.device), dataset.mean, dataset.std
+        train_images.to(runtime.device),
+        train_labels.to(runtime.device),
+        dataset.mean,
+        dataset.std,
+        augmentation_of(config),
     )
     run = _start(config, runtime, dataset, len(data), resume)
     run.on_step = on_step

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_cli.data.store import normalise
-from mnist_cli.train.augment import NOISE_COLUMNS, augment_with
+from mnist_cli.train.augment import NOISE_COLUMNS, Augmentation, augment_with
 from mnist_cli.train.graphs import Graphed
 from mnist_cli.train.resume import EpochProgress
 from mnist_cli.train.runtime import Runtime, autocast, in_layout
@@ -32,6 +32,7 @@ class TrainData:
     labels: torch.Tensor  # [N], on the device
     mean: float  # the dataset's normalisation
     std: float
+    augmentation: Augmentation = Augmentation()  # what `batch` does with the random numbers
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -48,30 +49,35 @@ class TrainData:
         they are), in the run's memory layout. index_select, never a mask: no read-back."""
         inputs = normalise(torch.index_select(self.images, 0, index), self.mean, self.std)
         if uniform is not None:
-            inputs = augment_with(inputs, self.background, uniform)
+            inputs = augment_with(inputs, self.background, uniform, self.augmentation)
         return in_layout(inputs, runtime)
 
 
-def _uniform(count: int, generator: torch.Generator) -> torch.Tensor:
-    return torch.rand(count, NOISE_COLUMNS, generator=generator) * 2 - 1
+def _uniform(count: int, generator: torch.Generator, columns: int) -> torch.Tensor:
+    return torch.rand(count, columns, generator=generator) * 2 - 1
 
 
 def epoch_uniform(
-    progress: EpochProgress, generator: torch.Generator, count: int, batch_size: int
+    progress: EpochProgress,
+    generator: torch.Generator,
+    count: int,
+    batch_size: int,
+    columns: int = NOISE_COLUMNS,
 ) -> torch.Tensor:
     """The augmentation's random numbers for every image of the epoch, row i for the epoch's i-th
     image, drawn on the CPU in one go: the same numbers that a draw per batch gave, so a seed
     repeats earlier versions' runs. The generator's state before the draw is kept in `progress`,
     so a run stopped inside the epoch draws the same numbers when resumed."""
     if progress.noise_state is not None:
-        return _uniform(count, torch.Generator().manual_seed(0).set_state(progress.noise_state))
+        noise = torch.Generator().manual_seed(0).set_state(progress.noise_state)
+        return _uniform(count, noise, columns)
     if progress.step == 0:
         progress.noise_state = generator.get_state()
-        return _uniform(count, generator)
+        return _uniform(count, generator, columns)
     # Stopped inside an epoch by an earlier version, which drew a batch's numbers at each step:
     # the generator stands where the steps done left it.
     done = min(count, progress.step * batch_size)
-    return torch.cat([torch.zeros(done, NOISE_COLUMNS), _uniform(count - done, generator)])
+    return torch.cat([torch.zeros(done, columns), _uniform(count - done, generator, columns)])
 
 
 class ProgressGate:
@@ -115,7 +121,7 @@ class Stepper:
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
         self.graphed = None
         if graph is not None:
-            columns = NOISE_COLUMNS if augment else None
+            columns = data.augmentation.columns if augment else None
             self.graphed = Graphed(
                 self.forward_backward, parts.optimizer, parts.batch_size, columns, device, graph
             )
