@@ -8,6 +8,7 @@ MnistError            exit 1: the base; the CLI prints its message on one red li
 ├── OutputError       a file the user asked for cannot be written, or would replace one of theirs
 ├── ExportError       a model cannot be exported, or its export does not match it
 ├── InUse             another mnist process is writing the same checkpoint or dataset folder
+├── ClusterError      another process of a distributed run died or stopped answering
 └── Interrupted       exit 130 (Ctrl-C) or 143 (SIGTERM); the message says what was kept
 """
 
@@ -44,6 +45,10 @@ class ExportError(MnistError):
 
 class InUse(MnistError):
     """Another mnist process holds the lock of the file or folder this one would write."""
+
+
+class ClusterError(MnistError):
+    """Another process of a distributed run died or stopped answering; every rank says so."""
 
 
 SIGINT_EXIT = 130  # 128 + the signal's number, as shells report it

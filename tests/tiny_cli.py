@@ -29,10 +29,14 @@ def tiny_dataset(contents: dict[str, bytes], mirrors: tuple[str, ...]) -> Datase
     )
 
 
-if __name__ == "__main__":
-    source = Path(sys.argv[1])
+def register(source: Path) -> None:
+    """Register the synthetic dataset whose .gz files are in `source` as 'mnist'."""
     contents = {
         f.name: gzip.decompress((source / f"{f.name}.gz").read_bytes()) for f in catalog.MNIST.files
     }
     catalog.DATASETS["mnist"] = tiny_dataset(contents, mirrors=("http://127.0.0.1:9/",))
+
+
+if __name__ == "__main__":
+    register(Path(sys.argv[1]))
     main(sys.argv[2:])

@@ -88,6 +88,9 @@ def training_summary(output: Output, model: str, result: TrainResult) -> None:
     table.add_row("model", f"{model} ({result.parameters:,} parameters)")
     threads = f"{result.threads} CPU thread{'s' if result.threads != 1 else ''}"
     table.add_row("device", f"{result.device} ({threads})")
+    if result.world_size > 1:  # under torchrun
+        table.add_row("processes", f"{result.world_size} (the batch split among them)")
+        table.add_row("batch norm", result.batch_norm)
     table.add_row("epochs", str(len(result.history)))
     table.add_row("test accuracy", f"[bold green]{percent(result.final.test_accuracy)}[/]")
     table.add_row("test loss", f"{result.final.test_loss:.4f}")

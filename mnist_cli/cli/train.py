@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mnist_cli.cli.distributed import Nproc, announce, rank_errors, run_on_processes
 from mnist_cli.cli.download import ensure_data
 from mnist_cli.cli.options import (
     DATA,
@@ -49,6 +50,7 @@ EXAMPLES = (
     "  mnist train\n\n"
     "  mnist train --epochs 40 --device cuda --plot curves.png\n\n"
     "  mnist train --dataset fashion-mnist\n\n"
+    "  mnist train --nproc 2 --threads 1   (two processes, as torchrun would start them)\n\n"
     "  mnist train --model mlp --optimizer sgd --lr 0.01 --batch-size 64 --epochs 40"
     " --no-augment --label-smoothing 0   (the classic exercise)"
 )
@@ -266,6 +268,7 @@ def train(
     threads: Threads = None,
     precision: Precision = DEFAULTS.precision,
     compile_model: Compile = DEFAULTS.compile,
+    nproc: Nproc = None,
     checkpoint: CheckpointPath = DEFAULT_CHECKPOINT,
     resume: Resume = False,
     plot: Plot = None,
@@ -301,9 +304,12 @@ def train(
         from mnist_cli.cli.plot import check_plot, plot_history
         from mnist_cli.cli.progress import TrainDisplay
         from mnist_cli.data.store import get_dataset
+        from mnist_cli.train.distributed import from_environment
         from mnist_cli.train.interrupts import stop_on_signals
         from mnist_cli.train.loop import train as run_training
 
+        cluster = from_environment()  # rank 0 of 1 unless torchrun started this process
+        output = output.quieter(not cluster.is_main)
         resumed = None
         if resume:
             from mnist_cli.train.resume import resumed_run
@@ -313,16 +319,22 @@ def train(
         if plot:
             check_plot(plot)  # before training: a missing matplotlib must not cost a run
         ensure_data(output, get_dataset(config.dataset), data_dir, quiet=False)
+        if nproc is not None and nproc > 1:
+            return run_on_processes(ctx, output, nproc, resumed)
         report = output.err if as_json else output.out
+        announce(output, cluster, config.batch_size)
         with (
             TrainDisplay(output, config.epochs, report, done) as display,
             stop_on_signals() as stop,
+            rank_errors(output, cluster),
         ):
             result = run_training(
                 config, data_dir, checkpoint, display.step, display.end_epoch, stop, resume=resumed
             )
-        if plot:
+        if plot and cluster.is_main:
             plot_history(result.history, plot)
+        if not cluster.is_main:
+            return
         failed_export = _export_for_predict(result.checkpoint, data_dir)
     if failed_export:
         output.note(failed_export)
@@ -358,6 +370,7 @@ def _json(config: TrainConfig, result: TrainResult) -> dict:
         "parameters": result.parameters,
         "device": result.device,
         "threads": result.threads,
+        "world_size": result.world_size,
         "seconds": result.seconds,
         "temperature": result.temperature,
         "config": {**asdict(config), "threads": result.threads},  # as the checkpoint says

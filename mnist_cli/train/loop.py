@@ -27,7 +27,9 @@ from mnist_cli.data.store import LabelledImages, get_dataset, load_normalised, l
 from mnist_cli.errors import CheckpointError, Interrupted, MnistError
 from mnist_cli.evaluate.scoring import evaluate
 from mnist_cli.models import build_model
+from mnist_cli.train import distributed
 from mnist_cli.train.augment import augmentation_of
+from mnist_cli.train.distributed import Cluster
 from mnist_cli.train.graphs import graph_backend
 from mnist_cli.train.interrupts import signals_deferred
 from mnist_cli.train.optim import make_optimizer, make_schedule
@@ -41,7 +43,7 @@ from mnist_cli.train.resume import (
 )
 from mnist_cli.train.runtime import Runtime, Stopwatch, prepare_model, runtime_for
 from mnist_cli.train.steps import ProgressGate, StepParts, Stepper, TrainData, epoch_uniform
-from mnist_cli.train.validation import hold_out_validation, validate
+from mnist_cli.train.validation import Validation, hold_out_validation, validate
 
 StepFn = Callable[..., None]  # on_step(done, total, loss=...)
 EpochFn = Callable[[EpochRecord], None]
@@ -60,6 +62,8 @@ class TrainResult:
     seconds: float  # the whole run, data loading included
     config: TrainConfig  # what ran: the device's recipe filled in (config.for_device)
     temperature: float = 1.0  # fitted on the validation split (1.0: none held out)
+    world_size: int = 1  # processes that trained it (torchrun)
+    batch_norm: str = ""  # how batch norm ran across them ("" in one process)
 
     @property
     def final(self) -> EpochRecord:
@@ -79,6 +83,7 @@ class _Run:
     schedule: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator  # the loop's one random source: batch order and augmentation
     on_step: StepFn | None = None
+    cluster: Cluster = field(default_factory=Cluster)
     history: list[EpochRecord] = field(default_factory=list)
     progress: EpochProgress | None = None  # the epoch in progress, if it stopped inside one
     stepper: Stepper | None = None  # made at the first step, kept with its CUDA graph
@@ -134,7 +139,9 @@ def _train_epoch(run: _Run, data: TrainData, stop: StopFn | None = None) -> floa
     try:
         for step in range(progress.step, steps):
             rows = slice(step * batch_size, (step + 1) * batch_size)
-            stepper.step(permutation[rows], None if uniform is None else uniform[rows])
+            index, noise = permutation[rows], None if uniform is None else uniform[rows]
+            share = run.cluster.share(len(index))  # this rank's rows of the global batch
+            stepper.step(index[share], None if noise is None else noise[share])
             progress.step = done = step + 1
             if run.on_step and gate.due(done, steps):
                 run.on_step(done, steps, loss=stepper.loss_sum.item() / done)
@@ -166,9 +173,11 @@ def _start(
     dataset: Dataset,
     train_count: int,
     resume: Checkpoint | None,
+    cluster: Cluster,
 ) -> _Run:
     torch.manual_seed(config.seed)
     model = build_model(config.model, num_classes=len(dataset.class_names), **config.model_kwargs())
+    model = distributed.sync_batch_norm(model, cluster, runtime)
     optimizer = make_optimizer(config, model, fused=runtime.device.type == "cuda")
     steps_per_epoch = math.ceil(train_count / config.batch_size)
     run = _Run(
@@ -176,10 +185,11 @@ def _start(
         runtime=runtime,
         dataset=dataset,
         model=model,
-        net=prepare_model(model, runtime),
+        net=distributed.wrap(prepare_model(model, runtime), cluster, runtime),
         optimizer=optimizer,
         schedule=make_schedule(config, optimizer, config.epochs * steps_per_epoch),
         generator=torch.Generator().manual_seed(config.seed),
+        cluster=cluster,
     )
     if resume is not None:
         try:
@@ -198,21 +208,26 @@ def _start(
 def _save(run: _Run, path: Path, record: RunRecord) -> None:
     """The checkpoint, then its record, with signals held back between the two: the record
     gains the epoch just finished, or a fresh run's record starts (empty, if stopped in its
-    first epoch) as its first checkpoint replaces the old one."""
-    checkpoint = make_checkpoint(
-        model=run.model,
-        config=run.config,
-        dataset=run.dataset,
-        history=run.history,
-        training=capture(run.optimizer, run.schedule, run.generator, run.progress),
-        temperature=run.temperature,
-    )
-    with signals_deferred():
-        save_checkpoint(checkpoint, path)
-        if run.progress is None:
-            record.append(run.history[-1])
-        elif record.fresh:
-            record.start()
+    first epoch) as its first checkpoint replaces the old one. Rank 0 writes both; the others
+    wait until it has, so that none exits before the files are whole."""
+    if run.cluster.is_main:
+        training = capture(run.optimizer, run.schedule, run.generator, run.progress)
+        training["world_size"] = run.cluster.world_size
+        checkpoint = make_checkpoint(
+            model=run.model,
+            config=run.config,
+            dataset=run.dataset,
+            history=run.history,
+            training=training,
+            temperature=run.temperature,
+        )
+        with signals_deferred():
+            save_checkpoint(checkpoint, path)
+            if run.progress is None:
+                record.append(run.history[-1])
+            elif record.fresh:
+                record.start()
+    distributed.barrier(run.cluster)
 
 
 def train(
@@ -230,8 +245,11 @@ def train(
     started = time.perf_counter()
     _check(config)
     checkpoint_path = Path(checkpoint_path)
-    prepare_checkpoint_path(checkpoint_path)
-    runtime = runtime_for(config)
+    cluster = distributed.from_environment()
+    if cluster.is_main:  # the one rank that writes it
+        prepare_checkpoint_path(checkpoint_path)
+    distributed.check_resume(resume, cluster, checkpoint_path)
+    runtime = distributed.join(cluster, runtime_for(config))
     config = for_device(config, runtime.device.type)
     config = dataclasses.replace(config, threads=runtime.threads)  # recorded as it ran
     dataset = get_dataset(config.dataset)
@@ -247,21 +265,26 @@ def train(
         dataset.std,
         augmentation_of(config),
     )
-    run = _start(config, runtime, dataset, len(data), resume)
+    run = _start(config, runtime, dataset, len(data), resume, cluster)
     run.on_step = on_step
-    run.keep_old = resume is None and checkpoint_path.exists()
+    # Every rank decides as rank 0, which sees the checkpoint (other nodes may not).
+    [run.keep_old] = distributed.from_main([resume is None and checkpoint_path.exists()], cluster)
+    stop = distributed.agreed(should_stop or _never, cluster, runtime.device)
     try:
         splits = (test_split, validation)
-        _run_epochs(run, data, splits, checkpoint_path, on_epoch, should_stop or _never)
+        _run_epochs(run, data, splits, checkpoint_path, on_epoch, stop)
     except KeyboardInterrupt:
         kept = (
             f"{checkpoint_path} holds epoch {run.history[-1].epoch}; continue with "
-            f"`{resume_command(checkpoint_path, data_dir)}`"
+            f"`{resume_command(checkpoint_path, data_dir, cluster.world_size)}`"
             if run.history
             else _nothing_saved(run, checkpoint_path)
         )
         raise Interrupted(f"interrupted during epoch {len(run.history) + 1}: {kept}") from None
     except RuntimeError as error:  # torch.OutOfMemoryError is one too
+        lost = distributed.translated(error, cluster)  # a peer gone inside DDP's all-reduce
+        if lost is not error:
+            raise lost from None
         if not _out_of_memory(error):
             raise
         raise MnistError(
@@ -274,8 +297,11 @@ def train(
             raise Interrupted(f"stopped {stopped}: {kept}") from None
         raise Interrupted(
             f"stopped {stopped}: saved to {checkpoint_path}; continue with "
-            f"`{resume_command(checkpoint_path, data_dir)}`"
+            f"`{resume_command(checkpoint_path, data_dir, cluster.world_size)}`"
         ) from None
+    finally:
+        run.net = run.model  # DDP's reducer holds the process group: let it go first
+        distributed.leave(cluster)
     return TrainResult(
         history=run.history,
         checkpoint=checkpoint_path,
@@ -285,6 +311,8 @@ def train(
         seconds=time.perf_counter() - started,
         config=config,
         temperature=run.temperature,
+        world_size=cluster.world_size,
+        batch_norm=distributed.batch_norm_note(run.model, cluster),
     )
 
 
@@ -330,19 +358,19 @@ def _run_epochs(
             raise _Stopped(f"in epoch {epoch} after step {run.progress.step} of {steps}")
         train_seconds = stopwatch.seconds()
         run.progress = None
+        train_loss = distributed.mean_across(train_loss, run.cluster, run.runtime.device)
         if not math.isfinite(train_loss):
             raise MnistError(
                 f"training diverged in epoch {epoch} (loss is {train_loss}): try a lower --lr"
             )
-        metrics = evaluate(run.net, splits[0], len(run.dataset.class_names))
-        held_out = validate(run.net, splits[1], len(run.dataset.class_names))
+        (test_loss, test_accuracy), held_out = _scores(run, splits)
         run.temperature = held_out.temperature
         run.history.append(
             EpochRecord(
                 epoch=epoch,
                 train_loss=train_loss,
-                test_loss=metrics.loss,
-                test_accuracy=metrics.accuracy,
+                test_loss=test_loss,
+                test_accuracy=test_accuracy,
                 lr=run.optimizer.param_groups[0]["lr"],
                 seconds=time.perf_counter() - epoch_started,
                 train_seconds=train_seconds,
@@ -355,3 +383,19 @@ def _run_epochs(
             on_epoch(run.history[-1])
         if stop() and epoch < config.epochs:
             raise _Stopped(f"at the end of epoch {epoch}")
+    distributed.barrier(run.cluster)  # no rank tears down while another is still at work
+
+
+def _scores(
+    run: _Run, splits: tuple[LabelledImages, LabelledImages | None]
+) -> tuple[tuple[float, float], Validation]:
+    """The test (loss, accuracy) and the validation scores, computed once: by rank 0, on the
+    model without its DDP wrapper (no collectives), and handed to the other ranks."""
+    scores = [None, None]
+    if run.cluster.is_main:
+        net = run.model if run.cluster.distributed else run.net
+        classes = len(run.dataset.class_names)
+        metrics = evaluate(net, splits[0], classes)
+        scores = [(metrics.loss, metrics.accuracy), validate(net, splits[1], classes)]
+    test, held_out = distributed.from_main(scores, run.cluster)
+    return test, held_out

@@ -140,9 +140,11 @@ def _check_length(config: TrainConfig, saved: TrainConfig, done: int, path: Path
         )
 
 
-def resume_command(checkpoint: Path, data_dir: Path) -> str:
-    """The command that continues an interrupted run."""
+def resume_command(checkpoint: Path, data_dir: Path, processes: int = 1) -> str:
+    """The command that continues an interrupted run (of `processes` ranks)."""
     command = f"mnist train --resume --checkpoint {checkpoint}"
+    if processes > 1:
+        command += f" --nproc {processes}"
     if Path(data_dir) != DEFAULT_DATA_DIR:
         command += f" --data-dir {data_dir}"
     return command

@@ -1,0 +1,70 @@
+"""`mnist train --nproc N`: start N processes of a command on this machine, as
+`torchrun --standalone --nproc-per-node N` does, through torch's own launcher, and say how they
+ended. Every process's output goes to this one's terminal; only rank 0 prints."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import uuid
+from dataclasses import dataclass
+
+INTERRUPTED = 130  # the exit code of a rank that stopped on Ctrl-C or SIGTERM
+
+
+@dataclass(frozen=True)
+class Launched:
+    """How the processes ended: the exit code to pass on, and a line to print ("" when the
+    ranks have said it themselves)."""
+
+    exit_code: int
+    message: str = ""
+
+
+def launch(nproc: int, command: list[str]) -> Launched:
+    """Run `command` (a program and its arguments) as `nproc` ranks of one run on this machine.
+    Ctrl-C or SIGTERM here reaches every rank once (each finishes its step, rank 0 saves); a
+    rank that fails makes the launcher stop the others."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    # torch's launcher logs every step of its work; our ranks say what a person needs.
+    logging.getLogger("torch.distributed").setLevel(logging.CRITICAL)
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",  # a free port, as --standalone picks
+        max_restarts=0,
+        signals_to_handle="SIGTERM,SIGINT,SIGHUP",
+    )
+    try:
+        elastic_launch(config, command[0])(*command[1:])
+    except ChildFailedError as failed:
+        return _ended(failed.failures)
+    except SignalException:
+        return Launched(INTERRUPTED)
+    return Launched(0)
+
+
+def _ended(failures: dict) -> Launched:
+    """A stop the user asked for wins (once one rank exits, the launcher ends the others with
+    SIGTERM, which may catch them still leaving); then a rank killed by a signal."""
+    codes = {rank: failure.exitcode for rank, failure in failures.items()}
+    if INTERRUPTED in codes.values():
+        return Launched(INTERRUPTED)
+    killed = {rank: code for rank, code in codes.items() if code < 0}
+    if killed:
+        rank, code = min(killed.items())
+        return Launched(1, f"rank {rank} was killed by {_signal_name(-code)}")
+    return Launched(max(codes.values(), default=1))
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
