@@ -36,9 +36,12 @@ def _environment() -> dict[str, str]:
 
 
 def _run(*command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=TIMEOUT, env=_environment()
-    )
+    process = _start(*command)
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+    finally:
+        _kill_tree(process)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _start(*command: str) -> subprocess.Popen:
@@ -59,16 +62,22 @@ def _wait_for_epochs(process: subprocess.Popen, count: int, record=Path("ckpt.js
         time.sleep(0.2)
 
 
-def _rank_pid(ancestor: int, rank: int) -> int:
-    """The process of `rank` among the descendants of `ancestor` (torchrun starts the ranks)."""
+def _rank_pids(ancestor: int, rank: int) -> list[int]:
+    """The processes of `rank` among the descendants of `ancestor` (torchrun starts the ranks)."""
+    found = []
     for entry in Path("/proc").iterdir():
         try:
             environ = (entry / "environ").read_bytes().split(b"\0") if entry.name.isdigit() else []
         except OSError:
             continue
         if f"RANK={rank}".encode() in environ and _descends(int(entry.name), ancestor):
-            return int(entry.name)
-    raise AssertionError(f"no process of rank {rank} under {ancestor}")
+            found.append(int(entry.name))
+    return found
+
+
+def _rank_pid(ancestor: int, rank: int) -> int:
+    [pid] = _rank_pids(ancestor, rank)
+    return pid
 
 
 def _descends(pid: int, ancestor: int) -> bool:
@@ -94,12 +103,24 @@ def _signalled(command: list[str], send) -> tuple[int, str]:
         send(process)
         _, stderr = process.communicate(timeout=TIMEOUT)
     finally:
-        process.kill()
+        _kill_tree(process)
     return process.returncode, stderr
 
 
 def _to_rank(number: int, rank: int = 1):
     return lambda process: os.kill(_rank_pid(process.pid, rank), number)
+
+
+def _kill_tree(process: subprocess.Popen) -> None:
+    """After a test, nothing it started may go on: torchrun's ranks run in sessions of their own,
+    so killing the launcher alone would leave them training."""
+    ranks = [pid for rank in (0, 1) for pid in _rank_pids(process.pid, rank)]
+    for pid in [process.pid, *ranks]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=TIMEOUT)
 
 
 def _error_lines(stderr: str) -> list[str]:

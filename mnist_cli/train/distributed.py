@@ -9,6 +9,7 @@ each batch, so N processes take the steps one process would, on the same images.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from collections.abc import Callable
@@ -120,7 +121,10 @@ def join(cluster: Cluster, runtime: Runtime) -> Runtime:
 
 
 def leave(cluster: Cluster) -> None:
+    """Destroy the process group, once the objects that hold it (DDP's reducer, in reference
+    cycles) are collected: a group left to the interpreter's exit can abort the process."""
     if cluster.distributed and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
