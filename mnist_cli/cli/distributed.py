@@ -17,6 +17,7 @@ from mnist_cli.errors import ClusterError, MnistError
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.config import TrainConfig
     from mnist_cli.train.distributed import Cluster
 
 Nproc = Annotated[
@@ -50,13 +51,16 @@ def rank_errors(output: Output, cluster: Cluster) -> Iterator[None]:
         raise typer.Exit(error.exit_code) from None
 
 
-def announce(output: Output, cluster: Cluster, batch_size: int) -> None:
+def announce(output: Output, cluster: Cluster, config: TrainConfig) -> None:
     """Under torchrun, rank 0 says how the run is split before it starts."""
     if cluster.distributed:
-        share = batch_size / cluster.world_size
+        from mnist_cli.config import for_device
+        from mnist_cli.train.runtime import resolve_device
+
+        batch_size = for_device(config, resolve_device(config.device).type).batch_size
         output.note(
-            f"training as {cluster.world_size} processes: each takes {share:g} images of every "
-            f"batch of {batch_size}"
+            f"training as {cluster.world_size} processes: each takes "
+            f"{batch_size / cluster.world_size:g} images of every batch of {batch_size}"
         )
 
 

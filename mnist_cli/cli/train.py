@@ -322,7 +322,7 @@ def train(
         if nproc is not None and nproc > 1:
             return run_on_processes(ctx, output, nproc, resumed)
         report = output.err if as_json else output.out
-        announce(output, cluster, config.batch_size)
+        announce(output, cluster, config)
         with (
             TrainDisplay(output, config.epochs, report, done) as display,
             stop_on_signals() as stop,
