@@ -50,7 +50,6 @@ EXAMPLES = (
     "  mnist train\n\n"
     "  mnist train --epochs 40 --device cuda --plot curves.png\n\n"
     "  mnist train --dataset fashion-mnist\n\n"
-    "  mnist train --nproc 2 --threads 1   (two processes, as torchrun would start them)\n\n"
     "  mnist train --model mlp --optimizer sgd --lr 0.01 --batch-size 64 --epochs 40"
     " --no-augment --label-smoothing 0   (the classic exercise)"
 )
