@@ -124,9 +124,15 @@ def check_train_paths(checkpoint: Path, plot: Path | None, resume: bool) -> None
 
 
 @contextmanager
-def train_outputs(checkpoint: Path, plot: Path | None, resume: bool) -> Iterator[None]:
+def train_outputs(
+    checkpoint: Path, plot: Path | None, resume: bool, lock: bool = True
+) -> Iterator[None]:
     """While inside, the checkpoint and its record are this run's alone to write: checked
-    (check_train_paths), then locked against any other `mnist train`."""
+    (check_train_paths), then locked against any other `mnist train` (unless `lock` is false:
+    `--nproc` leaves the lock to the rank that writes)."""
     check_train_paths(checkpoint, plot, resume)
+    if not lock:
+        yield
+        return
     with checkpoint_lock(checkpoint):
         yield

@@ -10,7 +10,7 @@ import torch
 from mnist_cli.config import TrainConfig
 from mnist_cli.errors import Interrupted
 from mnist_cli.train import loop
-from mnist_cli.train.distributed import from_environment
+from mnist_cli.train.cluster import from_environment
 from tests.tiny_cli import register
 
 if __name__ == "__main__":
@@ -18,9 +18,9 @@ if __name__ == "__main__":
     rank = from_environment().rank
     save = loop._save
 
-    def save_every_rank(run, path):
+    def save_every_rank(run, path, record):
         torch.save(run.model.state_dict(), f"rank{rank}.pt")
-        save(run, path)
+        save(run, path, record)
 
     loop._save = save_every_rank
     config = TrainConfig(model=sys.argv[2], epochs=1, batch_size=32, device="cpu", threads=1)

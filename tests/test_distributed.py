@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,9 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mnist_cli.checkpoint import load_checkpoint
-from mnist_cli.train.distributed import Cluster, from_environment
+from mnist_cli.train.cluster import Cluster, from_environment
 from mnist_cli.train.record import read_record
-from tests.conftest import REPO, app
+from tests.conftest import REPO, app, train_mlp
 
 TIMEOUT = 300  # seconds any one run may take on a busy two-core machine
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
@@ -127,6 +128,11 @@ def _error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
+def _stopped_lines(stderr: str) -> list[str]:
+    """The plain lines (not errors) that say where a run the user stopped stopped."""
+    return [line for line in stderr.splitlines() if line.startswith("stopped ")]
+
+
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_two_processes_train_and_one_process_evaluates_the_checkpoint(
     runner, tiny, tiny_data, model
@@ -161,6 +167,7 @@ def test_after_a_step_every_rank_holds_the_same_weights(tiny, tiny_data, model):
         # The same command on one process takes the same step, up to rounding: the batch of
         # 32 is the same images, split 16 + 16, and DDP averages the two halves' gradients.
         Path("rank0.pt").rename("two.pt")
+        Path("ckpt.pt").unlink()  # a fresh run again: over a checkpoint, epoch 1 saves nothing
         alone = _run(sys.executable, "-m", "tests.ddp_probe", str(tiny.source), model)
         assert alone.returncode == 0, alone.stderr
         one = torch.load("rank0.pt", weights_only=True)
@@ -180,9 +187,10 @@ def test_a_killed_rank_ends_the_run_with_a_clear_line(tiny, tiny_data):
 def test_sigterm_to_one_rank_stops_all_then_resume_under_torchrun(runner, tiny, tiny_data):
     command = [sys.executable, *_tiny(tiny.source, "train", "--nproc", "2", *LONG)]
     code, stderr = _signalled(command, _to_rank(signal.SIGTERM))
-    assert code == 130, stderr
-    # One line, from rank 0, with the command that goes on (with as many processes).
-    [line] = _error_lines(stderr)
+    assert code == 143, stderr  # as a SIGTERM to one process of `mnist train` exits
+    # One plain line, from rank 0, with the command that goes on (with as many processes).
+    assert _error_lines(stderr) == []
+    [line] = _stopped_lines(stderr)
     assert "saved to ckpt.pt" in line
     assert "mnist train --resume --checkpoint ckpt.pt --nproc 2" in line
     done = len(load_checkpoint(Path("ckpt.pt")).history)
@@ -203,10 +211,56 @@ def test_ctrl_c_to_nproc_stops_every_rank_with_the_checkpoint_saved(tiny, tiny_d
     command = [sys.executable, *_tiny(tiny.source, "train", "--nproc", "2", *LONG)]
     code, stderr = _signalled(command, lambda process: process.send_signal(signal.SIGINT))
     assert code == 130, stderr
-    [line] = _error_lines(stderr)
+    assert _error_lines(stderr) == []
+    [line] = _stopped_lines(stderr)
     assert "saved to ckpt.pt" in line
     assert "Traceback" not in stderr
     assert load_checkpoint(Path("ckpt.pt")).training is not None
+
+
+def test_a_stop_in_epoch_1_under_nproc_keeps_the_previous_checkpoint(runner, tiny, tiny_data):
+    train_mlp(runner, 2)  # a checkpoint of one process, and its record
+    before = {name: Path(name).read_bytes() for name in ("ckpt.pt", "ckpt.jsonl")}
+    # Rank 1 sends itself SIGTERM at its fifth step: every rank stops inside epoch 1.
+    stopping = ["-m", "tests.ddp_stop", str(tiny.source), "1", "TERM"]
+    result = _run(sys.executable, *stopping, "train", "--nproc", "2", *LONG)
+    assert result.returncode == 143, result.stderr
+    assert _error_lines(result.stderr) == []
+    [line] = _stopped_lines(result.stderr)
+    assert re.fullmatch(
+        r"stopped in epoch 1 after step 5 of \d+: no epoch had finished, so ckpt.pt keeps the"
+        r" checkpoint it held before, unchanged",
+        line,
+    ), line
+    assert {name: Path(name).read_bytes() for name in before} == before
+    assert not Path(".ckpt.pt.lock").exists()
+
+
+def test_rank_0_alone_locks_the_checkpoint_while_the_ranks_train(tiny, tiny_data):
+    process = _start(sys.executable, *_tiny(tiny.source, "train", "--nproc", "2", *LONG))
+    try:
+        _wait_for_epochs(process, 1)  # so rank 1 was not refused by rank 0's lock
+        rank_0 = _rank_pid(process.pid, 0)
+        assert Path(".ckpt.pt.lock").read_text().strip() == str(rank_0)
+        second = _run(sys.executable, *_tiny(tiny.source, "train", *LONG))
+        assert second.returncode == 1
+        assert second.stderr == (
+            f"error: ckpt.pt is being written by process {rank_0} (another mnist train): wait"
+            " for it to finish or give another --checkpoint\n"
+        )
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    finally:
+        _kill_tree(process)
+    assert process.returncode == 143, stderr
+    [line] = _stopped_lines(stderr)
+    assert "saved to ckpt.pt" in line
+    # Besides progress, that one line: not the launcher's log of the signal it passed on.
+    said = [text for text in stderr.splitlines() if not text.startswith(("epoch", "training as"))]
+    assert said == [line], stderr
+    assert not Path(".ckpt.pt.lock").exists()  # rank 0 removed it on its way out
+    epochs = [row["epoch"] for row in read_record(Path("ckpt.jsonl"))]
+    assert epochs == list(range(1, len(load_checkpoint(Path("ckpt.pt")).history) + 1))
 
 
 def test_nproc_under_torchrun_is_refused(runner, tiny_data, monkeypatch):

@@ -1,5 +1,6 @@
 """The command line's side of data-parallel training: `--nproc N`, which starts the same command
-as N ranks on this machine, and the rule that under torchrun only rank 0 speaks."""
+as N ranks on this machine, and the rule that under torchrun only rank 0 speaks and only rank 0
+checks, locks and writes the checkpoint."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mnist_cli.cli.options import RUNTIME
 from mnist_cli.cli.output import DEBUG_ENV, Output
-from mnist_cli.errors import ClusterError, MnistError
+from mnist_cli.errors import ClusterError, Interrupted, MnistError
+from mnist_cli.paths import train_outputs
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint import Checkpoint
     from mnist_cli.config import TrainConfig
-    from mnist_cli.train.distributed import Cluster
+    from mnist_cli.train.cluster import Cluster
+    from mnist_cli.train.interrupts import StopRequest
 
 Nproc = Annotated[
     int | None,
@@ -27,7 +31,7 @@ Nproc = Annotated[
         min=1,
         metavar="N",
         rich_help_panel=RUNTIME,
-        help="Train as N processes on this machine (torchrun); --batch-size is split among them.",
+        help="N processes (torchrun), sharing each batch.",
     ),
 ]
 
@@ -35,11 +39,32 @@ COMMAND = "train"
 
 
 @contextmanager
-def rank_errors(output: Output, cluster: Cluster) -> Iterator[None]:
+def rank_outputs(
+    nproc: int | None, checkpoint: Path, plot: Path | None, resume: bool
+) -> Iterator[Cluster]:
+    """This process's place in the run (torchrun's environment, read before torch is imported)
+    and, on rank 0, train's outputs checked and the checkpoint locked while inside
+    (train_outputs). The other ranks write nothing, so they check nothing and take no lock:
+    rank 0 holds it. `--nproc` checks before it starts its ranks and leaves the lock to their
+    rank 0."""
+    from mnist_cli.train.cluster import from_environment
+
+    cluster = from_environment()
+    if not cluster.is_main:
+        yield cluster
+        return
+    launches = nproc is not None and nproc > 1 and not cluster.distributed
+    with train_outputs(checkpoint, plot, resume, lock=not launches):
+        yield cluster
+
+
+@contextmanager
+def rank_errors(output: Output, cluster: Cluster, stop: StopRequest) -> Iterator[None]:
     """Ranks other than 0 end with the same exit code but leave the error line to rank 0, which
     meets the same error; except when the others are gone, which each rank says for itself, at
     once: the launcher ends a rank that outlives the others with SIGTERM, which the signal
-    handlers of training (still in place here) turn into a mere request to stop."""
+    handlers of training (still in place here) turn into a mere request to stop. A rank that
+    a user stopped exits as its own signal says (143 after SIGTERM, as stop_on_signals has it)."""
     try:
         yield
     except ClusterError as error:
@@ -48,7 +73,8 @@ def rank_errors(output: Output, cluster: Cluster) -> Iterator[None]:
     except MnistError as error:
         if cluster.is_main:
             raise
-        raise typer.Exit(error.exit_code) from None
+        code = stop.exit_code if isinstance(error, Interrupted) else error.exit_code
+        raise typer.Exit(code) from None
 
 
 def announce(output: Output, cluster: Cluster, config: TrainConfig) -> None:
@@ -68,7 +94,8 @@ def run_on_processes(
     ctx: typer.Context, output: Output, nproc: int, resumed: Checkpoint | None
 ) -> None:
     """Start this very command again as `nproc` ranks on this machine, and exit as they did."""
-    from mnist_cli.train.distributed import Cluster, check_resume, from_environment
+    from mnist_cli.train.cluster import Cluster, from_environment
+    from mnist_cli.train.distributed import check_resume
     from mnist_cli.train.launch import launch
 
     if from_environment().distributed:

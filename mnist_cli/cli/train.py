@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mnist_cli.cli.distributed import Nproc, announce, rank_errors, run_on_processes
+from mnist_cli.cli.distributed import (
+    Nproc,
+    announce,
+    rank_errors,
+    rank_outputs,
+    run_on_processes,
+)
 from mnist_cli.cli.download import ensure_data
 from mnist_cli.cli.options import (
     DATA,
@@ -40,7 +46,6 @@ from mnist_cli.config import (
     TrainConfig,
     check_threads,
 )
-from mnist_cli.paths import train_outputs
 
 if TYPE_CHECKING:
     from mnist_cli.train.loop import TrainResult
@@ -298,16 +303,15 @@ def train(
         val_split=val_split,
     )
     # Before torch is imported: no file of the user's is replaced; one run per checkpoint.
-    with output.handled(), train_outputs(checkpoint, plot, resume):
+    # Under torchrun, rank 0 alone checks and locks them; it alone speaks.
+    with output.handled(), rank_outputs(nproc, checkpoint, plot, resume) as cluster:
         check_threads(threads)
         from mnist_cli.cli.plot import check_plot, plot_history
         from mnist_cli.cli.progress import TrainDisplay
         from mnist_cli.data.store import get_dataset
-        from mnist_cli.train.distributed import from_environment
         from mnist_cli.train.interrupts import stop_on_signals
         from mnist_cli.train.loop import train as run_training
 
-        cluster = from_environment()  # rank 0 of 1 unless torchrun started this process
         output = output.quieter(not cluster.is_main)
         resumed = None
         if resume:
@@ -325,7 +329,7 @@ def train(
         with (
             TrainDisplay(output, config.epochs, report, done) as display,
             stop_on_signals() as stop,
-            rank_errors(output, cluster),
+            rank_errors(output, cluster, stop),
         ):
             result = run_training(
                 config, data_dir, checkpoint, display.step, display.end_epoch, stop, resume=resumed

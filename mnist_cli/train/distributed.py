@@ -1,7 +1,7 @@
-"""Data-parallel training under torchrun: the environment it sets, the process group, each rank's
-share of a batch, the DistributedDataParallel wrapper, and the few collectives the loop needs (the
-stop flag, the mean loss, the test scores rank 0 computed). In one process every part of it is a
-no-op, so the loop reads the same either way.
+"""Data-parallel training under torchrun: the process group (the environment it sets is read by
+train/cluster.py), each rank's share of a batch, the DistributedDataParallel wrapper, and the few
+collectives the loop needs (the stop flag, the mean loss, the test scores rank 0 computed). In one
+process every part of it is a no-op, so the loop reads the same either way.
 
 `--batch-size` stays global: every rank draws the same seeded permutation and takes its slice of
 each batch, so N processes take the steps one process would, on the same images.
@@ -13,7 +13,7 @@ import gc
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,8 @@ import torch.distributed as dist
 from torch import nn
 
 from mnist_cli.errors import ClusterError, MnistError
+from mnist_cli.train.cluster import Cluster
+from mnist_cli.train.interrupts import StopRequest
 from mnist_cli.train.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -30,50 +32,6 @@ if TYPE_CHECKING:
 
 TIMEOUT_ENV = "MNIST_COLLECTIVE_TIMEOUT"  # seconds a rank waits on the others before giving up
 DEFAULT_TIMEOUT = 300.0  # covers rank 0's test pass and checkpoint write on a slow CPU
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Where this process stands in the run: rank `rank` of `world_size`."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0  # this process's index on its own machine (its GPU)
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0: the one process that prints, evaluates and writes files."""
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    def share(self, count: int) -> slice:
-        """This rank's rows of a global batch of `count`: contiguous, sizes within one of each
-        other. A rank whose share would be empty (a last batch smaller than the world) repeats
-        the batch's last image instead, since an empty batch has no loss."""
-        start = self.rank * count // self.world_size
-        end = (self.rank + 1) * count // self.world_size
-        if end == start:
-            start, end = count - 1, count
-        return slice(start, end)
-
-
-def from_environment(environ: dict[str, str] | None = None) -> Cluster:
-    """The Cluster torchrun describes in the environment; one process where it says nothing."""
-    environ = os.environ if environ is None else environ
-    try:
-        world_size = int(environ.get("WORLD_SIZE", "1"))
-        rank = int(environ.get("RANK", "0"))
-        local_rank = int(environ.get("LOCAL_RANK", str(rank)))
-    except ValueError:
-        raise MnistError(
-            "WORLD_SIZE, RANK and LOCAL_RANK must be whole numbers: start the run with torchrun"
-        ) from None
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise MnistError(f"RANK {rank} of WORLD_SIZE {world_size} does not exist")
-    return Cluster(rank=rank, world_size=world_size, local_rank=local_rank)
 
 
 def collective_timeout() -> timedelta:
@@ -172,13 +130,19 @@ def mean_across(value: float, cluster: Cluster, device: torch.device) -> float:
 
 def agreed(stop: Callable[[], bool], cluster: Cluster, device: torch.device) -> Callable[[], bool]:
     """`stop` as every rank sees it: true on all of them once it is true on any one, so that all
-    stop at the same step (every rank calls it at the same points of the loop)."""
+    stop at the same step (every rank calls it at the same points of the loop). A StopRequest
+    also learns the signal that stopped another rank (SIGTERM before SIGINT), so that every rank,
+    whichever ends first, exits with the same code."""
     if not cluster.distributed:
         return stop
 
     def any_rank() -> bool:
-        flag = torch.tensor([int(stop())], dtype=torch.int32, device=device)
+        asked = stop()
+        code = (getattr(stop, "signal", None) or 1) if asked else 0  # a signal's number, or 1
+        flag = torch.tensor([code], dtype=torch.int32, device=device)
         _collective(dist.all_reduce, flag, op=dist.ReduceOp.MAX)
+        if isinstance(stop, StopRequest) and flag.item() > 1:
+            stop.elsewhere = int(flag.item())
         return bool(flag.item())
 
     return any_rank

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mnist_cli.errors import SIGTERM_EXIT, Interrupted
+from mnist_cli.errors import SIGINT_EXIT, SIGTERM_EXIT, Interrupted
 
 SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None)
 
@@ -19,10 +19,17 @@ class StopRequest:
     """Callable: true once a stop was asked for. Usable as train()'s `should_stop`."""
 
     def __init__(self) -> None:
-        self.signal: int | None = None
+        self.signal: int | None = None  # the one this process got
+        self.elsewhere: int | None = None  # the one another rank of the run got (torchrun)
 
     def __call__(self) -> bool:
         return self.signal is not None
+
+    @property
+    def exit_code(self) -> int:
+        """How the run exits once stopped: 143 after SIGTERM (here or on any rank), else 130."""
+        terminate = getattr(signal, "SIGTERM", None)
+        return SIGTERM_EXIT if terminate in (self.signal, self.elsewhere) else SIGINT_EXIT
 
 
 @contextmanager
@@ -46,8 +53,7 @@ def stop_on_signals() -> Iterator[StopRequest]:
     try:
         yield request
     except Interrupted as interrupted:
-        if request.signal == getattr(signal, "SIGTERM", None):
-            interrupted.exit_code = SIGTERM_EXIT
+        interrupted.exit_code = request.exit_code
         raise
     finally:
         for number, old in previous.items():

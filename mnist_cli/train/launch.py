@@ -9,7 +9,9 @@ import signal
 import uuid
 from dataclasses import dataclass
 
-INTERRUPTED = 130  # the exit code of a rank that stopped on Ctrl-C or SIGTERM
+from mnist_cli.errors import SIGINT_EXIT, SIGTERM_EXIT
+
+STOPPED = (SIGTERM_EXIT, SIGINT_EXIT)  # how a rank exits when a user stopped it (SIGTERM first)
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,11 @@ def launch(nproc: int, command: list[str]) -> Launched:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    # torch's launcher logs every step of its work; our ranks say what a person needs.
-    logging.getLogger("torch.distributed").setLevel(logging.CRITICAL)
+    # torch's launcher logs every step of its work; our ranks say what a person needs. Its
+    # modules set their loggers' levels themselves ("Received 15 death signal" is a warning).
+    for name in ["torch.distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
@@ -45,17 +50,20 @@ def launch(nproc: int, command: list[str]) -> Launched:
         elastic_launch(config, command[0])(*command[1:])
     except ChildFailedError as failed:
         return _ended(failed.failures)
-    except SignalException:
-        return Launched(INTERRUPTED)
+    except SignalException as stopped:  # this process got it; the ranks, in turn, too
+        return Launched(128 + int(stopped.sigval))  # 130 for Ctrl-C, 143 for SIGTERM, as a shell
     return Launched(0)
 
 
 def _ended(failures: dict) -> Launched:
     """A stop the user asked for wins (once one rank exits, the launcher ends the others with
-    SIGTERM, which may catch them still leaving); then a rank killed by a signal."""
+    SIGTERM, which may catch them still leaving); then a rank killed by a signal. The failures
+    are those of the ranks that ended first: every rank of a stopped run exits with the same
+    code (143 if any rank got SIGTERM, distributed.agreed sees to it)."""
     codes = {rank: failure.exitcode for rank, failure in failures.items()}
-    if INTERRUPTED in codes.values():
-        return Launched(INTERRUPTED)
+    for code in STOPPED:
+        if code in codes.values():
+            return Launched(code)
     killed = {rank: code for rank, code in codes.items() if code < 0}
     if killed:
         rank, code = min(killed.items())

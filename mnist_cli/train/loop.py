@@ -29,7 +29,7 @@ from mnist_cli.evaluate.scoring import evaluate
 from mnist_cli.models import build_model
 from mnist_cli.train import distributed
 from mnist_cli.train.augment import augmentation_of
-from mnist_cli.train.distributed import Cluster
+from mnist_cli.train.cluster import Cluster, from_environment
 from mnist_cli.train.graphs import graph_backend
 from mnist_cli.train.interrupts import signals_deferred
 from mnist_cli.train.optim import make_optimizer, make_schedule
@@ -245,7 +245,7 @@ def train(
     started = time.perf_counter()
     _check(config)
     checkpoint_path = Path(checkpoint_path)
-    cluster = distributed.from_environment()
+    cluster = from_environment()
     if cluster.is_main:  # the one rank that writes it
         prepare_checkpoint_path(checkpoint_path)
     distributed.check_resume(resume, cluster, checkpoint_path)
