@@ -150,6 +150,7 @@ def test_two_processes_train_and_one_process_evaluates_the_checkpoint(
     assert note in result.stdout
     rows = read_record(Path("ckpt.jsonl"))
     assert [row["epoch"] for row in rows] == [1, 2]
+    assert Path("ckpt.onnx").is_file()  # rank 0 exported it beside the checkpoint, as one would
 
     evaluated = runner.invoke(app(), ["evaluate", "ckpt.pt", "--json"])
     assert evaluated.exit_code == 0, evaluated.output
