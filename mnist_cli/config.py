@@ -97,6 +97,28 @@ class TrainConfig:
         return {"width": self.width} if self.model == "cnn" else {}
 
 
+def check_config(config: TrainConfig) -> None:
+    """One sentence for a setting no run can use."""
+    if config.epochs < 1:
+        raise MnistError("--epochs must be at least 1")
+    if config.batch_size is not None and config.batch_size < 1:
+        raise MnistError("--batch-size must be at least 1")
+    if config.batch_size == 1 and config.model == "cnn":
+        raise MnistError("--batch-size must be at least 2 for the cnn (its batch norm needs two)")
+    if config.lr is not None and (config.lr <= 0 or not math.isfinite(config.lr)):
+        raise MnistError("--lr must be a positive number")
+    if not 0 <= config.label_smoothing < 1:
+        raise MnistError("--label-smoothing must be at least 0 and below 1")
+    if not 0 <= config.weight_decay < math.inf:
+        raise MnistError("--weight-decay must be a finite number, at least 0")
+    if not -(2**63) <= config.seed < 2**64:  # what torch's generators take
+        raise MnistError("--seed must be at least -2**63 and below 2**64")
+    if not (0 <= config.thickness <= 1 and config.elastic >= 0):  # NaN too
+        raise MnistError("--thickness must be from 0 to 1, and --elastic at least 0")
+    if not 1 <= config.width <= 512:
+        raise MnistError("--width must be from 1 to 512")
+
+
 def for_device(config: TrainConfig, device_type: str) -> TrainConfig:
     """`config` with the device's recipe filled in, as the checkpoint records it: where no batch
     size was given, the device's (DEVICE_BATCH_SIZE), and where no rate was given either, the

@@ -22,10 +22,11 @@ from mnist_cli.errors import DeviceError
 from mnist_cli.models import CNN
 from mnist_cli.train.augment import augment
 from mnist_cli.train.graphs import WARMUP_STEPS, graph_backend
-from mnist_cli.train.loop import _Run, _train_epoch
+from mnist_cli.train.loop import _train_epoch
 from mnist_cli.train.optim import make_optimizer, make_schedule
 from mnist_cli.train.resume import EpochProgress
 from mnist_cli.train.runtime import Runtime, plan_runtime
+from mnist_cli.train.state import Run
 from mnist_cli.train.steps import ProgressGate, StepParts, Stepper, TrainData, epoch_uniform
 from tests.conftest import app
 
@@ -42,13 +43,13 @@ def _split(count: int, seed: int = 0) -> TrainData:
     return TrainData(images, labels, MNIST.mean, MNIST.std)
 
 
-def _run(data: TrainData, batch_size: int = 16, epochs: int = 2, **fields) -> _Run:
+def _run(data: TrainData, batch_size: int = 16, epochs: int = 2, **fields) -> Run:
     config = TrainConfig(batch_size=batch_size, epochs=epochs, augment=True)
     torch.manual_seed(0)
     model = CNN(width=4, hidden=16)
     optimizer = make_optimizer(config, model)
     steps = math.ceil(len(data) / batch_size)
-    return _Run(
+    return Run(
         config=config,
         runtime=CPU,
         dataset=MNIST,
@@ -61,13 +62,13 @@ def _run(data: TrainData, batch_size: int = 16, epochs: int = 2, **fields) -> _R
     )
 
 
-def _assert_same_weights(a: _Run, b: _Run) -> None:
+def _assert_same_weights(a: Run, b: Run) -> None:
     mine, theirs = a.model.state_dict(), b.model.state_dict()
     assert mine.keys() == theirs.keys()
     assert all(torch.equal(mine[key], theirs[key]) for key in mine), "weights differ"
 
 
-def _reference_epoch(run: _Run, data: TrainData) -> float:
+def _reference_epoch(run: Run, data: TrainData) -> float:
     """The loop as it was before the data stayed uint8: the split normalised up front, random
     numbers drawn a batch at a time, the loss read back at every step."""
     images = normalise(data.images, data.mean, data.std)
@@ -225,7 +226,7 @@ class HostGraph:
             parameter.grad = grad
 
 
-def _stepper(run: _Run, data: TrainData, graph=None) -> Stepper:
+def _stepper(run: Run, data: TrainData, graph=None) -> Stepper:
     parts = StepParts(run.net, run.optimizer, run.schedule, CPU, 0.1, run.config.batch_size)
     return Stepper(parts, data, run.config.augment, graph)
 

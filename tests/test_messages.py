@@ -70,7 +70,7 @@ def test_impossible_settings_are_one_sentence(runner, tiny_data, options, messag
 
 
 def test_a_batch_too_large_for_memory_is_one_sentence(runner, tiny_data, monkeypatch):
-    from mnist_cli.train import loop as training
+    from mnist_cli.train import state as training  # where a run builds its model
 
     real_build = training.build_model
 

@@ -13,9 +13,10 @@ from mnist_cli.errors import MnistError
 from mnist_cli.models import CNN
 from mnist_cli.train import runtime as runtime_module
 from mnist_cli.train.augment import Augmentation, augment
-from mnist_cli.train.loop import TrainData, _Run, _train_epoch
+from mnist_cli.train.loop import TrainData, _train_epoch
 from mnist_cli.train.optim import one_cycle
 from mnist_cli.train.runtime import Runtime, Stopwatch, plan_runtime, prepare_model
+from mnist_cli.train.state import Run
 from tests.conftest import app
 
 BACKGROUND = -0.4242
@@ -109,7 +110,7 @@ def test_the_gpu_recipe_runs_on_the_cpu():
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     before = net[0].weight.detach().clone()
     steps = []
-    run = _Run(
+    run = Run(
         config=config,
         runtime=runtime,
         dataset=MNIST,
