@@ -9,9 +9,22 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mnist_cli.data.idx import parse_idx, parse_images, parse_labels
+from mnist_cli.data.idx import idx_array, images_array, labels_array
 from mnist_cli.errors import DataError
 from tests.conftest import idx_bytes
+
+
+# The reader's arrays as the tensors the loop trains on (store.py wraps them the same way).
+def parse_idx(data, name="IDX file", ndims=None):
+    return torch.from_numpy(idx_array(data, name, ndims))
+
+
+def parse_images(data, name="images"):
+    return torch.from_numpy(images_array(data, name))
+
+
+def parse_labels(data, num_classes, name="labels"):
+    return torch.from_numpy(labels_array(data, num_classes, name))
 
 
 def test_parses_images_and_labels():

@@ -13,11 +13,16 @@ from hypothesis import strategies as st
 
 from mnist_cli.data import catalog
 from mnist_cli.data.catalog import QMNIST, QMNIST10K
-from mnist_cli.data.idx import parse_qmnist_labels
+from mnist_cli.data.idx import qmnist_labels_array
 from mnist_cli.data.store import dataset_dir, load_split
 from mnist_cli.errors import DataError
 from tests.conftest import app, idx_bytes
 from tests.siblings import qmnist_label_bytes, register
+
+
+def parse_qmnist_labels(data, num_classes, name="labels"):
+    """The reader's array as the tensor the loop trains on."""
+    return torch.from_numpy(qmnist_labels_array(data, num_classes, name))
 
 
 def test_reads_the_class_from_column_0_and_ignores_the_metadata():

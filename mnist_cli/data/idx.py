@@ -1,5 +1,5 @@
 """Reader for the IDX format that MNIST and its siblings are stored in: bytes -> uint8 numpy array
-(torch-free, for the ONNX path), or tensor.
+(torch-free, for the ONNX path; the loop wraps it with torch.from_numpy, no copy).
 
 Every check is explicit (never `assert`), since the bytes come from the network or the user.
 """
@@ -87,34 +87,3 @@ def qmnist_labels_array(data: bytes, num_classes: int, name: str = "labels") -> 
         bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
         raise DataError(f"{name}: label {bad} is outside 0-{num_classes - 1}")
     return labels
-
-
-# The same as torch tensors, for the code that trains.
-
-
-def parse_idx(data: bytes, name: str = "IDX file", ndims: int | None = None):
-    """`idx_array` as a uint8 tensor."""
-    import torch
-
-    return torch.from_numpy(idx_array(data, name, ndims))
-
-
-def parse_images(data: bytes, name: str = "images"):
-    """`images_array` as a uint8 tensor [N, rows, cols]."""
-    import torch
-
-    return torch.from_numpy(images_array(data, name))
-
-
-def parse_labels(data: bytes, num_classes: int, name: str = "labels"):
-    """`labels_array` as an int64 tensor [N]."""
-    import torch
-
-    return torch.from_numpy(labels_array(data, num_classes, name))
-
-
-def parse_qmnist_labels(data: bytes, num_classes: int, name: str = "labels"):
-    """`qmnist_labels_array` as an int64 tensor [N]."""
-    import torch
-
-    return torch.from_numpy(qmnist_labels_array(data, num_classes, name))
