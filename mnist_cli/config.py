@@ -41,10 +41,11 @@ DEVICE_BATCH_SIZE = {"cuda": 512}
 # The recipe scales with the run: from LONG_RUN epochs on, a wider cnn and stronger augmentation
 # (elastic distortion, thicker and thinner strokes) that a short run has no time to profit from.
 LONG_RUN = 20
-SHORT_RECIPE = {"width": 24, "elastic": 0.0, "thickness": 0.0}
-LONG_RECIPE = {"width": 32, "elastic": 1.5, "thickness": 0.5}
+# Every run adds closed-top copies of a share of the training 4s (train/styles.py).
+SHORT_RECIPE = {"width": 24, "elastic": 0.0, "thickness": 0.0, "closed_fours": 0.5}
+LONG_RECIPE = {"width": 32, "elastic": 1.5, "thickness": 0.5, "closed_fours": 0.5}
 # What ran before these fields were stored: a checkpoint without them was trained so.
-LEGACY_RECIPE = SHORT_RECIPE
+LEGACY_RECIPE = {"width": 24, "elastic": 0.0, "thickness": 0.0, "closed_fours": 0.0}
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class TrainConfig:
     # None: from the recipe
     thickness: float | None = None  # stroke thickness jitter with augment: a blend of up to
     # this much of a 3x3 dilation or erosion; None: from the recipe
+    closed_fours: float | None = None  # share of the training 4s added again with a closed top
+    # (digit datasets only); None: from the recipe
     device: DeviceName = "auto"  # "auto" picks cuda, then mps, then cpu
     seed: int = 0  # seeds weights, batch order, augmentation; same seed + threads, same run
     threads: int | None = None  # CPU threads; None: one per available core
@@ -115,6 +118,8 @@ def check_config(config: TrainConfig) -> None:
         raise MnistError("--seed must be at least -2**63 and below 2**64")
     if not (0 <= config.thickness <= 1 and config.elastic >= 0):  # NaN too
         raise MnistError("--thickness must be from 0 to 1, and --elastic at least 0")
+    if not 0 <= config.closed_fours <= 1:
+        raise MnistError("--closed-fours must be from 0 to 1")
     if not 1 <= config.width <= 512:
         raise MnistError("--width must be from 1 to 512")
 

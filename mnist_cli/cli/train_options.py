@@ -131,6 +131,15 @@ Thickness = Annotated[
         "Ink width.",
     ),
 ]
+ClosedFours = Annotated[
+    float | None,
+    _recipe_option(
+        "--closed-fours",
+        "SHARE",
+        DATA,
+        "Closed-top 4s.",
+    ),
+]
 LabelSmoothing = Annotated[
     float,
     _option(

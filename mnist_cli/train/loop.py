@@ -28,6 +28,7 @@ from mnist_cli.train.resume import EpochProgress, resume_command
 from mnist_cli.train.runtime import Stopwatch, runtime_for
 from mnist_cli.train.state import Run, StepFn
 from mnist_cli.train.steps import ProgressGate, StepParts, Stepper, TrainData, epoch_uniform
+from mnist_cli.train.styles import four_of, with_closed_fours
 from mnist_cli.train.validation import Validation, hold_out_validation, validate
 
 EpochFn = Callable[[EpochRecord], None]
@@ -133,6 +134,9 @@ def train(
     train_images, train_labels = load_split(dataset, data_dir, "train")
     (train_images, train_labels), validation = hold_out_validation(
         train_images, train_labels, config, dataset, runtime.device
+    )
+    train_images, train_labels = with_closed_fours(
+        train_images, train_labels, config.closed_fours, config.seed, four_of(dataset.class_names)
     )
     test_split = load_normalised(dataset, data_dir, "test", runtime.device)
     data = TrainData(
