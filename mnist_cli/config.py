@@ -82,6 +82,9 @@ class TrainConfig:
     # Training images held out, chosen by `seed`, to score each epoch and fit the temperature
     # (train/validation.py); at most a tenth of the training images. 0: none held out.
     val_split: int = 5000
+    # A checkpoint whose weights the run starts from (--init-from), with a fresh optimiser and
+    # schedule; None: random weights from `seed`.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         # Fill in the optimiser's defaults, so that a stored config says what really ran. The
@@ -120,6 +123,8 @@ def check_config(config: TrainConfig) -> None:
         raise MnistError("--thickness must be from 0 to 1, and --elastic at least 0")
     if not 0 <= config.closed_fours <= 1:
         raise MnistError("--closed-fours must be from 0 to 1")
+    if config.threads is not None and config.threads < 1:
+        raise MnistError("--threads must be at least 1")
     if not 1 <= config.width <= 512:
         raise MnistError("--width must be from 1 to 512")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,12 +13,16 @@ from mnist_cli.cli.options import Json, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.report import info_report
 from mnist_cli.config import DEFAULT_CHECKPOINT
+from mnist_cli.errors import MnistError
 from mnist_cli.paths import check_checkpoint_file
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint import Checkpoint
 
-EXAMPLES = "Examples:\n\n  mnist info\n\n  mnist info runs/big.pt --json"
+EXAMPLES = (
+    "Examples:\n\n  mnist info\n\n  mnist info runs/big.pt --json\n\n"
+    "  mnist info ckpt.pt --config > run.toml   (then: mnist train --config run.toml)"
+)
 
 
 def info(
@@ -25,21 +30,45 @@ def info(
     checkpoint: Annotated[
         Path, typer.Argument(metavar="CHECKPOINT", help="The checkpoint to describe.")
     ] = DEFAULT_CHECKPOINT,
+    as_config: Annotated[
+        bool,
+        typer.Option(
+            "--config",
+            help="Print the run's settings as TOML, which `mnist train --config` takes.",
+        ),
+    ] = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """Say what a checkpoint holds (model, training, scores), without touching the data."""
     output = output_of(ctx, quiet)
     with output.handled():
+        if as_config and as_json:
+            raise MnistError("--config and --json each print one document: give one of them")
         check_checkpoint_file(checkpoint)  # before torch is imported: a typo costs no time
         from mnist_cli.checkpoint import load_checkpoint
 
         loaded = load_checkpoint(checkpoint)
         size = Path(checkpoint).stat().st_size
-    if as_json:
+        if as_config:
+            settings = _settings(checkpoint, loaded)
+    if as_config:
+        sys.stdout.write(settings)  # past rich: no wrapping, no markup
+    elif as_json:
         output.json(_json(checkpoint, loaded, size))
     else:
         info_report(output, checkpoint, loaded, size)
+
+
+def _settings(path: Path, checkpoint: Checkpoint) -> str:
+    """The TOML that `mnist train --config` takes to run `checkpoint`'s training again."""
+    from mnist_cli.config_file import config_toml
+
+    if checkpoint.config is None:
+        raise MnistError(
+            f"{path} holds no settings this version of mnist can read: it cannot print them"
+        )
+    return config_toml(checkpoint.config, f"the settings of {path}: mnist train --config FILE")
 
 
 def _json(path: Path, checkpoint: Checkpoint, size: int) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,14 +26,17 @@ from mnist_cli.cli.options import (
 )
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.report import training_summary
+from mnist_cli.cli.train_config import check_start, epoch_listeners, train_config
 from mnist_cli.cli.train_options import (
     Augment,
     BatchSize,
     CheckpointPath,
     ClosedFours,
     Compile,
+    ConfigFile,
     Elastic,
     Epochs,
+    InitFrom,
     LabelSmoothing,
     LearningRate,
     ModelOption,
@@ -43,6 +46,7 @@ from mnist_cli.cli.train_options import (
     Resume,
     Schedule,
     Seed,
+    TensorBoard,
     Thickness,
     Threads,
     ValSplit,
@@ -63,7 +67,7 @@ EXAMPLES = (
     "Examples:\n\n"
     "  mnist train\n\n"
     "  mnist train --epochs 40 --device cuda --plot curves.png\n\n"
-    "  mnist train --dataset fashion-mnist\n\n"
+    "  mnist train --dataset fashion-mnist --config run.toml --init-from old.pt\n\n"
     "  mnist train --model mlp --optimizer sgd --lr 0.01 --batch-size 64 --epochs 40"
     " --no-augment --label-smoothing 0   (the classic exercise)"
 )
@@ -71,6 +75,7 @@ EXAMPLES = (
 
 def train(
     ctx: typer.Context,
+    config_file: ConfigFile = None,
     dataset: Dataset = DEFAULTS.dataset,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     augment: Augment = DEFAULTS.augment,
@@ -92,41 +97,23 @@ def train(
     threads: Threads = None,
     precision: Precision = DEFAULTS.precision,
     compile_model: Compile = DEFAULTS.compile,
+    init_from: InitFrom = None,
     nproc: Nproc = None,
     checkpoint: CheckpointPath = DEFAULT_CHECKPOINT,
     resume: Resume = False,
     plot: Plot = None,
+    tensorboard: TensorBoard = None,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a classifier and save it as a checkpoint after every epoch."""
     output = output_of(ctx, quiet)
-    config = TrainConfig(
-        dataset=dataset,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        optimizer=optimizer,
-        lr=lr,
-        schedule=schedule,
-        weight_decay=weight_decay,
-        label_smoothing=label_smoothing,
-        augment=augment,
-        width=width,
-        elastic=elastic,
-        thickness=thickness,
-        closed_fours=closed_fours,
-        device=device,
-        seed=seed,
-        threads=threads,
-        precision=precision,
-        compile=compile_model,
-        val_split=val_split,
-    )
     # Before torch is imported: no file of the user's is replaced; one run per checkpoint.
     # Under torchrun, rank 0 alone checks and locks them; it alone speaks.
     with output.handled(), rank_outputs(nproc, checkpoint, plot, resume) as cluster:
-        check_threads(threads)
+        config, given = train_config(ctx, config_file)
+        check_threads(config.threads)
+        check_start(config, resume, tensorboard)
         from mnist_cli.cli.plot import check_plot, plot_history
         from mnist_cli.cli.progress import TrainDisplay
         from mnist_cli.data.store import get_dataset
@@ -138,7 +125,7 @@ def train(
         if resume:
             from mnist_cli.train.resume import resumed_run
 
-            config, resumed = resumed_run(checkpoint, _given(ctx, config))
+            config, resumed = resumed_run(checkpoint, given)
         done = len(resumed.history) if resumed else 0
         if plot:
             check_plot(plot)  # before training: a missing matplotlib must not cost a run
@@ -149,12 +136,16 @@ def train(
         announce(output, cluster, config)
         with (
             TrainDisplay(output, config.epochs, report, done) as display,
+            epoch_listeners(display.end_epoch, tensorboard, config, cluster.is_main) as listen,
             stop_on_signals() as stop,
             rank_errors(output, cluster, stop),
         ):
+            on_epoch, board = listen
             result = run_training(
-                config, data_dir, checkpoint, display.step, display.end_epoch, stop, resume=resumed
+                config, data_dir, checkpoint, display.step, on_epoch, stop, resume=resumed
             )
+            if board is not None:
+                board.finish(result.config, result.checkpoint, data_dir)
         if plot and cluster.is_main:
             plot_history(result.history, plot)
         if not cluster.is_main:
@@ -168,6 +159,8 @@ def train(
     training_summary(output, config.model, result)
     if plot:
         output.note(f"learning curves in {plot}")
+    if tensorboard:
+        output.note(f"TensorBoard event files in {tensorboard}: tensorboard --logdir {tensorboard}")
 
 
 def _export_for_predict(checkpoint: Path, data_dir: Path) -> str | None:
@@ -200,17 +193,3 @@ def _json(config: TrainConfig, result: TrainResult) -> dict:
         "config": {**asdict(config), "threads": result.threads},  # as the checkpoint says
         "history": [asdict(row) for row in result.history],
     }
-
-
-# A config field -> the name of train()'s parameter, where the two differ.
-OPTION_NAMES = {"compile": "compile_model"}
-
-
-def _given(ctx: typer.Context, config: TrainConfig) -> dict:
-    """The fields of `config` that the user set (on the command line or from the environment)."""
-    given = {}
-    for field in fields(config):
-        source = ctx.get_parameter_source(OPTION_NAMES.get(field.name, field.name))
-        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
-            given[field.name] = getattr(config, field.name)
-    return given

@@ -207,8 +207,7 @@ ValSplit = Annotated[
         min=0,
         metavar="N",
         panel=DATA,
-        help="Training images held out (chosen by --seed) to score each epoch and fit the"
-        " temperature of the probabilities; at most a tenth of them. 0: train on all.",
+        help="Images held out to validate; 0: none.",
     ),
 ]
 Resume = Annotated[
@@ -218,5 +217,32 @@ Resume = Annotated[
         panel=OUTPUT,
         help="Go on with the run saved at --checkpoint, exactly where it stopped. Only --epochs"
         " (with --schedule constant), --device, --threads, --precision and --compile may change.",
+    ),
+]
+ConfigFile = Annotated[
+    Path | None,
+    _option(
+        "--config",
+        metavar="FILE",
+        panel=MODEL,
+        help="Settings from a TOML file; options given win.",
+    ),
+]
+InitFrom = Annotated[
+    Path | None,
+    _option(
+        "--init-from",
+        metavar="CKPT",
+        panel=MODEL,
+        help="Start a new run from this checkpoint's weights.",
+    ),
+]
+TensorBoard = Annotated[
+    Path | None,
+    _option(
+        "--tensorboard",
+        metavar="DIR",
+        panel=OUTPUT,
+        help="TensorBoard logs in this folder.",
     ),
 ]

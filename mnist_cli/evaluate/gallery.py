@@ -41,6 +41,20 @@ def check_gallery_path(path: Path) -> None:
 def save_gallery(path: Path, mistakes: list[Mistake], images: list[np.ndarray]) -> int:
     """Draw `images` (uint8 [28, 28] arrays) captioned by `mistakes`, in order, into one image
     at `path`; returns how many digits it shows. With no mistakes it says so in the picture."""
+    from PIL import Image
+
+    sheet = gallery_image(mistakes, images)
+    image = io.BytesIO()
+    try:
+        sheet.save(image, format=Image.registered_extensions()[Path(path).suffix.lower()])
+    except (OSError, ValueError, KeyError) as error:
+        raise OutputError(f"cannot write {path}: {error}") from None
+    write_atomically(Path(path), image.getbuffer(), "the picture of mistakes")
+    return len(mistakes)
+
+
+def gallery_image(mistakes: list[Mistake], images: list[np.ndarray]):
+    """The picture itself, as a PIL image (RGB)."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
@@ -63,10 +77,4 @@ def save_gallery(path: Path, mistakes: list[Mistake], images: list[np.ndarray]) 
         draw.text((left, top + tile + 2), caption, fill="black", font=font)
         sure = f"{100 * mistake.confidence:.1f}% sure"
         draw.text((left, top + tile + 17), sure, fill="firebrick", font=font)
-    image = io.BytesIO()
-    try:
-        sheet.save(image, format=Image.registered_extensions()[Path(path).suffix.lower()])
-    except (OSError, ValueError, KeyError) as error:
-        raise OutputError(f"cannot write {path}: {error}") from None
-    write_atomically(Path(path), image.getbuffer(), "the picture of mistakes")
-    return len(mistakes)
+    return sheet

@@ -23,6 +23,7 @@ from mnist_cli.train import distributed, state
 from mnist_cli.train.augment import augmentation_of
 from mnist_cli.train.cluster import from_environment
 from mnist_cli.train.graphs import graph_backend
+from mnist_cli.train.init_from import initial_weights
 from mnist_cli.train.record import EpochRecord, RunRecord
 from mnist_cli.train.resume import EpochProgress, resume_command
 from mnist_cli.train.runtime import Stopwatch, runtime_for
@@ -127,10 +128,11 @@ def train(
     if cluster.is_main:  # the one rank that writes it
         prepare_checkpoint_path(checkpoint_path)
     distributed.check_resume(resume, cluster, checkpoint_path)
+    dataset = get_dataset(config.dataset)
+    initial = initial_weights(config, dataset) if resume is None else None  # before the data
     runtime = distributed.join(cluster, runtime_for(config))
     config = for_device(config, runtime.device.type)
     config = dataclasses.replace(config, threads=runtime.threads)  # recorded as it ran
-    dataset = get_dataset(config.dataset)
     train_images, train_labels = load_split(dataset, data_dir, "train")
     (train_images, train_labels), validation = hold_out_validation(
         train_images, train_labels, config, dataset, runtime.device
@@ -146,7 +148,7 @@ def train(
         dataset.std,
         augmentation_of(config),
     )
-    run = state.start(config, runtime, dataset, len(data), resume, cluster)
+    run = state.start(config, runtime, dataset, len(data), resume, cluster, initial=initial)
     run.on_step = on_step
     # Every rank decides as rank 0, which sees the checkpoint (other nodes may not).
     [run.keep_old] = distributed.from_main([resume is None and checkpoint_path.exists()], cluster)

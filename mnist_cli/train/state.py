@@ -59,9 +59,15 @@ def start(
     train_count: int,
     resume: Checkpoint | None,
     cluster: Cluster,
+    *,
+    initial: dict[str, torch.Tensor] | None = None,
 ) -> Run:
+    """A run from its config: from `resume`'s state where given, else from `initial` weights
+    (--init-from) with a fresh optimiser and schedule, else from random weights."""
     torch.manual_seed(config.seed)
     model = build_model(config.model, num_classes=len(dataset.class_names), **config.model_kwargs())
+    if initial is not None and resume is None:
+        model.load_state_dict(initial)
     model = distributed.sync_batch_norm(model, cluster, runtime)
     optimizer = make_optimizer(config, model, fused=runtime.device.type == "cuda")
     steps_per_epoch = math.ceil(train_count / config.batch_size)
