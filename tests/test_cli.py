@@ -15,7 +15,7 @@ def test_version(runner):
     assert result.stdout.strip() == f"mnist {__version__}"
 
 
-@pytest.mark.parametrize("command", ["download", "train", "evaluate", "predict", "info"])
+@pytest.mark.parametrize("command", ["download", "train", "evaluate", "predict", "info", "tune"])
 def test_every_command_explains_itself_with_examples(runner, command):
     result = runner.invoke(app(), [command, "--help"])
     assert result.exit_code == 0
@@ -26,11 +26,11 @@ def test_every_command_explains_itself_with_examples(runner, command):
 def test_top_level_help_lists_the_commands(runner):
     result = runner.invoke(app(), ["--help"])
     assert result.exit_code == 0
-    for command in ("download", "train", "evaluate", "predict", "info"):
+    for command in ("download", "train", "evaluate", "predict", "info", "tune"):
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["download", "train", "evaluate", "predict", "info"])
+@pytest.mark.parametrize("command", ["download", "train", "evaluate", "predict", "info", "tune"])
 def test_flags_take_no_value_and_their_help_says_so(runner, command):
     result = runner.invoke(app(), [command, "--help"], env={"COLUMNS": "80"})
     assert "<bool>" not in result.stdout

@@ -5,6 +5,7 @@ bad key or value one line naming the key, and the round trip info -> file -> tra
 import json
 import math
 import os
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mnist_cli.config import TrainConfig
-from mnist_cli.config_file import config_toml, config_values, tomllib, write_toml
+from mnist_cli.config_file import (
+    config_toml,
+    config_values,
+    read_config_file,
+    tomllib,
+    write_toml,
+)
 from mnist_cli.errors import MnistError
 from tests.conftest import app
 
@@ -36,6 +43,18 @@ def test_tomllib_reads_back_what_the_writer_wrote(values, comment):
     read = tomllib.loads(write_toml(values, comment))
     assert list(read) == list(values)
     assert all(_same(values[key], read[key]) for key in values)
+
+
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_any_file_as_a_config_is_read_or_refused_in_one_line(content):
+    path = Path(f"fuzz-{os.getpid()}.toml")
+    path.write_bytes(content)
+    try:
+        values = read_config_file(path)
+    except MnistError as error:
+        assert "\n" not in str(error) and str(error).startswith(f"--config {path}")
+    else:
+        assert set(values) <= {field.name for field in fields(TrainConfig)}
 
 
 def test_a_config_round_trips_through_toml():
