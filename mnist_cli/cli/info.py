@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -12,10 +11,8 @@ from mnist_cli.cli.options import Json, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.report import info_report
 from mnist_cli.config import DEFAULT_CHECKPOINT
+from mnist_cli.documents import checkpoint_info
 from mnist_cli.paths import check_checkpoint_file
-
-if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
 
 EXAMPLES = "Examples:\n\n  mnist info\n\n  mnist info runs/big.pt --json"
 
@@ -37,27 +34,6 @@ def info(
         loaded = load_checkpoint(checkpoint)
         size = Path(checkpoint).stat().st_size
     if as_json:
-        output.json(_json(checkpoint, loaded, size))
+        output.json(checkpoint_info(checkpoint, loaded, size))
     else:
         info_report(output, checkpoint, loaded, size)
-
-
-def _json(path: Path, checkpoint: Checkpoint, size: int) -> dict:
-    """The document `mnist info --json` prints."""
-    final = checkpoint.final
-    return {
-        "checkpoint": str(path),
-        "model": checkpoint.model_name,
-        "parameters": checkpoint.parameters,
-        "dataset": checkpoint.dataset,
-        "classes": checkpoint.class_names,
-        "epochs": len(checkpoint.history),
-        "test_accuracy": final.test_accuracy if final else None,
-        "test_loss": final.test_loss if final else None,
-        "config": asdict(checkpoint.config) if checkpoint.config else {},
-        "history": [asdict(row) for row in checkpoint.history],
-        "temperature": checkpoint.temperature,
-        "torch_version": checkpoint.torch_version,
-        "created": checkpoint.created,
-        "size": size,
-    }

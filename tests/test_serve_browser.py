@@ -1,0 +1,128 @@
+"""`mnist serve`'s page in a real browser: Playwright driving Debian's chromium draws a 7 with
+mouse moves and reads the page's answer, clears and draws a 1, undoes, drops a photo; the page
+asks nothing of any other origin. Skipped where chromium or Playwright is absent."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+
+import pytest
+
+from tests.conftest import real_test_digits
+from tests.serving import as_photo, running_server
+
+pytestmark = pytest.mark.real_data
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is absent")
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None:
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+# Strokes in canvas pixels (the canvas is 280x280), each a list of points the mouse moves through.
+SEVEN = [[(70, 60), (210, 60), (120, 235)]]
+ONE = [[(125, 70), (150, 45), (150, 235)]]
+WAIT_MS = 20_000  # the most any answer may take to show
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, real_checkpoint):
+    """The page of a fresh server, and every URL the page asked for (in `page.requested`)."""
+    with running_server(real_checkpoint) as base:
+        context = browser.new_context(viewport={"width": 900, "height": 640})
+        opened = context.new_page()
+        opened.requested = []
+        opened.on("request", lambda request: opened.requested.append(request.url))
+        opened.goto(base + "/")
+        opened.base = base
+        yield opened
+        context.close()
+
+
+def draw(page, strokes) -> None:
+    box = page.locator("#canvas").bounding_box()
+    for stroke in strokes:
+        (x, y), rest = stroke[0], stroke[1:]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for x, y in rest:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=15)
+        page.mouse.up()
+
+
+def answer(page) -> str:
+    """The guess shown once the page has the answer to what it asked last."""
+    page.wait_for_function(
+        "() => { const g = document.getElementById('guess');"
+        " return g.dataset.asked && g.dataset.asked === g.dataset.answered; }",
+        timeout=WAIT_MS,
+    )
+    assert page.inner_text("#error") == ""
+    return page.inner_text("#guess")
+
+
+def test_the_page_reads_a_drawn_seven_then_a_drawn_one(page):
+    page.wait_for_function(
+        "() => !document.getElementById('model').textContent.startsWith('Loading')"
+    )
+    assert "mlp on mnist" in page.inner_text("#model")
+    draw(page, SEVEN)
+    assert answer(page) == "7"
+    assert page.locator("#top li").count() == 3
+    assert page.get_attribute("#seen", "src").startswith("data:image/png;base64,")
+    page.click("#clear")
+    assert answer(page) == "–"
+    assert page.locator("#top li").count() == 0
+    draw(page, ONE)
+    assert answer(page) == "1"
+    assert all(url.startswith(page.base) for url in page.requested), page.requested
+
+
+def test_undo_takes_back_the_last_stroke(page):
+    draw(page, ONE)
+    assert answer(page) == "1"
+    page.keyboard.press("Control+z")
+    assert answer(page) == "–"
+    assert page.is_disabled("#undo") and page.is_disabled("#clear")
+
+
+def test_a_dropped_photo_is_read(page, real_checkpoint):
+    (pixels, label), *_ = real_test_digits(real_checkpoint, 1)
+    photo = base64.b64encode(as_photo(pixels)).decode("ascii")
+    transfer = page.evaluate_handle(
+        """([data, name]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "image/png" }));
+            return transfer;
+        }""",
+        [photo, "photo.png"],
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    assert answer(page) == str(label)
+    assert page.inner_text("#status").startswith("photo.png")
+
+
+def test_the_controls_work_from_the_keyboard(page):
+    draw(page, ONE)
+    assert answer(page) == "1"
+    page.focus("#canvas")  # the drawing area takes focus, then the controls in order
+    focused = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("() => document.activeElement.id"))
+    assert focused == ["undo", "clear", "photo"]
+    assert page.get_attribute("#guess", "aria-live") == "polite"
+    page.keyboard.press("Shift+Tab")  # back to Clear
+    page.keyboard.press("Enter")
+    assert answer(page) == "–"
