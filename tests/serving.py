@@ -1,5 +1,6 @@
 """Helpers for the tests of `mnist serve`: a server on 127.0.0.1 at an ephemeral port, in this
-process (stopped when the block ends), and MNIST digits as PNG bytes."""
+process (stopped when the block ends), MNIST digits as PNG bytes, and drawing on the page with
+Playwright's mouse (the browser test and benchmarks/serve_screenshot.py)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,31 @@ def as_photo(pixels: np.ndarray, side: int = 200) -> bytes:
     paper.paste(ink, (30, 30))
     noisy = np.asarray(paper, dtype=np.int16) - rng.integers(0, 20, (side, side))
     return png_bytes(np.clip(noisy, 0, 255).astype(np.uint8))
+
+
+# Strokes in canvas pixels (the canvas is 280x280), each a list of points the mouse moves through.
+SEVEN = [[(70, 60), (210, 60), (120, 235)]]
+ONE = [[(125, 70), (150, 45), (150, 235)]]
+WAIT_MS = 20_000  # the most any answer may take to show
+
+
+def draw(page, strokes) -> None:
+    box = page.locator("#canvas").bounding_box()
+    for stroke in strokes:
+        (x, y), rest = stroke[0], stroke[1:]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for x, y in rest:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=15)
+        page.mouse.up()
+
+
+def answer(page) -> str:
+    """The guess shown once the page has the answer to what it asked last."""
+    page.wait_for_function(
+        "() => { const g = document.getElementById('guess');"
+        " return g.dataset.asked && g.dataset.asked === g.dataset.answered; }",
+        timeout=WAIT_MS,
+    )
+    assert page.inner_text("#error") == ""
+    return page.inner_text("#guess")

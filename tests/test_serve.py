@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 from mnist_cli.data import catalog
 from mnist_cli.serve.upload import MAX_BODY_BYTES, BadRequest, body_length, upload_of
 from tests.conftest import DEAD_MIRROR, app, real_test_digits
-from tests.serving import png_bytes, running_server
+from tests.serving import ONE, SEVEN, png_bytes, running_server
 from tests.tiny_cli import tiny_dataset
 
 TIMEOUT = 30  # seconds any one request may take before the test fails
@@ -148,7 +148,7 @@ def test_the_input_is_the_28x28_the_model_saw(real_checkpoint, runner, tmp_path)
 @pytest.mark.real_data
 @pytest.mark.parametrize(
     ("strokes", "digit"),
-    [([[(70, 60), (210, 60), (120, 235)]], 7), ([[(125, 70), (150, 45), (150, 235)]], 1)],
+    [(SEVEN, 7), (ONE, 1)],
 )
 def test_a_drawn_digit_is_read(real_checkpoint, strokes, digit):
     with running_server(real_checkpoint) as base:

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from tests.conftest import real_test_digits
-from tests.serving import as_photo, running_server
+from tests.serving import ONE, SEVEN, answer, as_photo, draw, running_server
 
 pytestmark = pytest.mark.real_data
 
@@ -18,11 +18,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Pyt
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
     pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-# Strokes in canvas pixels (the canvas is 280x280), each a list of points the mouse moves through.
-SEVEN = [[(70, 60), (210, 60), (120, 235)]]
-ONE = [[(125, 70), (150, 45), (150, 235)]]
-WAIT_MS = 20_000  # the most any answer may take to show
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +42,6 @@ def page(browser, real_checkpoint):
         opened.base = base
         yield opened
         context.close()
-
-
-def draw(page, strokes) -> None:
-    box = page.locator("#canvas").bounding_box()
-    for stroke in strokes:
-        (x, y), rest = stroke[0], stroke[1:]
-        page.mouse.move(box["x"] + x, box["y"] + y)
-        page.mouse.down()
-        for x, y in rest:
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=15)
-        page.mouse.up()
-
-
-def answer(page) -> str:
-    """The guess shown once the page has the answer to what it asked last."""
-    page.wait_for_function(
-        "() => { const g = document.getElementById('guess');"
-        " return g.dataset.asked && g.dataset.asked === g.dataset.answered; }",
-        timeout=WAIT_MS,
-    )
-    assert page.inner_text("#error") == ""
-    return page.inner_text("#guess")
 
 
 def test_the_page_reads_a_drawn_seven_then_a_drawn_one(page):
