@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 
 from mnist_cli.data import catalog
 from mnist_cli.serve.upload import MAX_BODY_BYTES, BadRequest, body_length, upload_of
-from tests.conftest import DEAD_MIRROR, app, real_test_digits
+from tests.conftest import DEAD_MIRROR, REPO, app, real_test_digits
 from tests.serving import ONE, SEVEN, png_bytes, running_server
 from tests.tiny_cli import tiny_dataset
 
@@ -187,6 +187,17 @@ def test_the_page_and_its_assets_come_from_the_package(tiny_server):
     assert call(base, "/healthz")[::2] == (200, {"status": "ok"})
 
 
+def test_a_non_editable_install_ships_the_page():
+    tomllib = pytest.importorskip("tomllib")
+    from mnist_cli.serve.server import STATIC
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["mnist_cli.serve"]
+    package = REPO / "mnist_cli" / "serve"
+    shipped = {path for pattern in globs for path in package.glob(pattern)}
+    assert {package / "static" / name for name, _ in STATIC.values()} <= shipped
+
+
 # Bad requests ----------------------------------------------------------------------------------
 
 
@@ -240,6 +251,11 @@ def raw_exchange(base: str, request: bytes) -> tuple[int, dict]:
         ),
         ("POST /api/predict HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n", 400, "not a number"),
         ("POST /api/predict HTTP/1.1\r\nHost: x\r\n\r\n", 411, "Content-Length"),
+        (
+            "POST /api/predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            411,
+            "no chunked uploads",
+        ),
         ("DELETE /api/predict HTTP/1.1\r\n\r\n", 405, "use POST"),
         ("GET /api/predict HTTP/1.1\r\n\r\n", 405, "use POST"),
         ("POST /healthz HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 405, "use GET"),
@@ -252,6 +268,7 @@ def raw_exchange(base: str, request: bytes) -> tuple[int, dict]:
         "413",
         "bad-length",
         "411",
+        "411-chunked",
         "405-delete",
         "405-get",
         "405-post",

@@ -68,7 +68,10 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         methods = ROUTES.get(path)
         extra = {}
-        self.body_pending = self.headers.get("Content-Length", "0").strip() not in ("", "0")
+        self.body_pending = (  # a body this request may not read: see send()
+            self.headers.get("Content-Length", "0").strip() not in ("", "0")
+            or "Transfer-Encoding" in self.headers
+        )
         try:
             if methods is None:
                 raise BadRequest(404, f"nothing at {_printable(path, 80)}: try / or /api/predict")
