@@ -99,3 +99,23 @@ def test_the_controls_work_from_the_keyboard(page):
     page.keyboard.press("Shift+Tab")  # back to Clear
     page.keyboard.press("Enter")
     assert answer(page) == "–"
+
+
+@pytest.mark.parametrize("kind", ["touch", "pen"])
+def test_a_finger_or_a_pen_draws_as_the_mouse_does(page, kind):
+    """Pointer events of a finger or a pen (with a pressure the page ignores) draw a 1."""
+    page.evaluate(
+        """([kind, points]) => {
+            const canvas = document.getElementById("canvas");
+            const box = canvas.getBoundingClientRect();
+            const send = (type, [x, y]) => canvas.dispatchEvent(new PointerEvent(type, {
+                pointerType: kind, pointerId: 7, isPrimary: true, button: 0, buttons: 1,
+                pressure: 0.3, clientX: box.left + x, clientY: box.top + y, bubbles: true,
+            }));
+            send("pointerdown", points[0]);
+            for (const point of points.slice(1)) send("pointermove", point);
+            send("pointerup", points[points.length - 1]);
+        }""",
+        [kind, [(125, 70), (150, 45), *[(150, y) for y in range(50, 240, 10)]]],
+    )
+    assert answer(page) == "1"

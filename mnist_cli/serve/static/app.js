@@ -62,7 +62,11 @@ function point(event) {
 canvas.addEventListener("pointerdown", (event) => {
   if (event.button !== 0) return;
   event.preventDefault();
-  canvas.setPointerCapture(event.pointerId);
+  try {
+    canvas.setPointerCapture(event.pointerId); // the stroke goes on past the canvas's edge
+  } catch {
+    // a pointer the browser no longer tracks: draw without capture
+  }
   current = [point(event)];
   strokes.push(current);
   redraw();
