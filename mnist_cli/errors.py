@@ -9,6 +9,7 @@ MnistError            exit 1: the base; the CLI prints its message on one red li
 ├── ExportError       a model cannot be exported, or its export does not match it
 ├── InUse             another mnist process is writing the same checkpoint or dataset folder
 ├── ClusterError      another process of a distributed run died or stopped answering
+├── ServeError        `mnist serve` cannot listen where it was asked (the port is taken)
 └── Interrupted       exit 130 (Ctrl-C) or 143 (SIGTERM); the message says what was kept
 """
 
@@ -49,6 +50,10 @@ class InUse(MnistError):
 
 class ClusterError(MnistError):
     """Another process of a distributed run died or stopped answering; every rank says so."""
+
+
+class ServeError(MnistError):
+    """`mnist serve` cannot listen on the host and port it was given."""
 
 
 SIGINT_EXIT = 130  # 128 + the signal's number, as shells report it

@@ -12,6 +12,7 @@ import struct
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import settings
 from typer.testing import CliRunner
@@ -168,3 +169,31 @@ def app():
     from mnist_cli.cli.app import app as typer_app
 
     return typer_app
+
+
+@pytest.fixture(scope="session")
+def real_checkpoint(tmp_path_factory) -> Path:
+    """An mlp trained for one epoch on one thread on the real MNIST (about 97% on its test set),
+    with the ckpt.onnx train leaves beside it; shared by the tests that need a model that reads
+    real and drawn digits. Skipped where the real files are absent."""
+    if not all((REAL_MNIST / f"{f.name}.gz").is_file() for f in catalog.MNIST.files):
+        pytest.skip(f"the real MNIST files are not in {REAL_MNIST}")
+    folder = tmp_path_factory.mktemp("real-model")
+    checkpoint, data = folder / "ckpt.pt", folder / "data"
+    for arguments in (
+        ["download", "--from", str(REAL_MNIST), "--data-dir", str(data)],
+        ["train", "--model", "mlp", "--epochs", "1", "--threads", "1", "--json"]
+        + ["--data-dir", str(data), "--checkpoint", str(checkpoint)],
+    ):
+        result = CliRunner().invoke(app(), arguments)
+        assert result.exit_code == 0, result.output
+    return checkpoint
+
+
+def real_test_digits(checkpoint: Path, count: int) -> list[tuple[np.ndarray, int]]:
+    """The first `count` MNIST test images (28x28 uint8) and their labels, from the data folder
+    `real_checkpoint` imported."""
+    from mnist_cli.data.store import load_split_arrays
+
+    images, labels = load_split_arrays(catalog.MNIST, checkpoint.parent / "data", "test")
+    return [(images[index], int(labels[index])) for index in range(count)]

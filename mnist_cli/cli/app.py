@@ -12,7 +12,7 @@ from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from mnist_cli import __version__
-from mnist_cli.cli import download, evaluate, export, info, predict, train, tune
+from mnist_cli.cli import download, evaluate, export, info, predict, serve, train, tune
 from mnist_cli.cli.options import QUIET_HELP
 from mnist_cli.cli.output import Output
 
@@ -54,6 +54,7 @@ app.command("predict", epilog=predict.EXAMPLES, cls=_Command)(predict.predict)
 app.command("info", epilog=info.EXAMPLES, cls=_Command)(info.info)
 app.command("export", epilog=export.EXAMPLES, cls=_Command)(export.export)
 app.command("tune", epilog=tune.EXAMPLES, cls=_Command)(tune.tune)
+app.command("serve", epilog=serve.EXAMPLES, cls=_Command)(serve.serve)
 
 
 def _version(value: bool) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +12,7 @@ from mnist_cli.cli.options import Json, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.report import info_report
 from mnist_cli.config import DEFAULT_CHECKPOINT
+from mnist_cli.documents import checkpoint_info
 from mnist_cli.errors import MnistError
 from mnist_cli.paths import check_checkpoint_file
 
@@ -55,7 +55,7 @@ def info(
     if as_config:
         sys.stdout.write(settings)  # past rich: no wrapping, no markup
     elif as_json:
-        output.json(_json(checkpoint, loaded, size))
+        output.json(checkpoint_info(checkpoint, loaded, size))
     else:
         info_report(output, checkpoint, loaded, size)
 
@@ -70,23 +70,3 @@ def _settings(path: Path, checkpoint: Checkpoint) -> str:
         )
     return config_toml(checkpoint.config, f"the settings of {path}: mnist train --config FILE")
 
-
-def _json(path: Path, checkpoint: Checkpoint, size: int) -> dict:
-    """The document `mnist info --json` prints."""
-    final = checkpoint.final
-    return {
-        "checkpoint": str(path),
-        "model": checkpoint.model_name,
-        "parameters": checkpoint.parameters,
-        "dataset": checkpoint.dataset,
-        "classes": checkpoint.class_names,
-        "epochs": len(checkpoint.history),
-        "test_accuracy": final.test_accuracy if final else None,
-        "test_loss": final.test_loss if final else None,
-        "config": asdict(checkpoint.config) if checkpoint.config else {},
-        "history": [asdict(row) for row in checkpoint.history],
-        "temperature": checkpoint.temperature,
-        "torch_version": checkpoint.torch_version,
-        "created": checkpoint.created,
-        "size": size,
-    }

@@ -62,6 +62,10 @@ class Output:
         """One line on stderr, however long: scripts and people both read it whole."""
         self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
+    def warning_line(self, message: str) -> None:
+        """One yellow line on stderr, even under --quiet: something the user must know."""
+        self.err.print(f"[bold yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
     def stopped_line(self, message: str) -> None:
         """A stop the user asked for (Ctrl-C, SIGTERM): one plain line, not an error."""
         self.err.print(escape(message), soft_wrap=True)

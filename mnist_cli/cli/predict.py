@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +12,7 @@ from mnist_cli.cli.options import MODEL, OUTPUT, Json, Quiet
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.prediction_report import prediction_table, show_predictions
 from mnist_cli.config import DEFAULT_CHECKPOINT
+from mnist_cli.documents import prediction_row
 from mnist_cli.paths import check_checkpoint_file
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def predict(
     if show:
         show_predictions(output, predictions, to_stderr=as_json)
     if as_json:
-        output.json([_json(p, paths) for p in predictions])
+        output.json([prediction_row(p, paths) for p in predictions])
     elif len(failed) < len(predictions) and not show:
         dataset = find_dataset(loaded[0].dataset)
         title = f"{describe(paths)}: mean of calibrated probabilities" if len(paths) > 1 else None
@@ -137,17 +137,3 @@ def _note_saved(output, predictions: list[Prediction], written: list[Path]) -> N
             output.note(f"{path.parent / wanted} was taken: {prediction.file} saved as {path}")
     if written:
         output.note(f"{len(written)} preprocessed images in {written[0].parent}")
-
-
-def _json(prediction: Prediction, paths: list[Path]) -> dict:
-    """One row of the list `mnist predict --json` prints."""
-    if prediction.error:
-        return {"file": prediction.file, "error": prediction.error}
-    return {
-        "file": prediction.file,
-        "checkpoints": [str(path) for path in paths],
-        "prediction": prediction.best.prediction,
-        "label": prediction.best.label,
-        "probability": prediction.best.probability,
-        "top_k": [asdict(guess) for guess in prediction.top_k],
-    }

@@ -1,0 +1,100 @@
+"""`mnist serve`: a page to draw a digit on, and an HTTP API that answers as `mnist predict`."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mnist_cli.cli.options import Quiet
+from mnist_cli.cli.output import Output, output_of
+from mnist_cli.config import DEFAULT_CHECKPOINT
+from mnist_cli.errors import CheckpointError, Terminated
+from mnist_cli.paths import check_checkpoint_file
+
+EXAMPLES = (
+    "Examples:\n\n  mnist serve --open\n\n  mnist serve runs/big.pt --port 8080\n\n"
+    "  curl -F file=@digit.png http://127.0.0.1:8000/api/predict"
+)
+
+
+def serve(
+    ctx: typer.Context,
+    checkpoint: Annotated[
+        Path, typer.Argument(metavar="CHECKPOINT", help="The checkpoint that answers.")
+    ] = DEFAULT_CHECKPOINT,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            metavar="ADDRESS",
+            help="Where to listen; 0.0.0.0 makes it reachable from the network.",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option("--port", metavar="N", min=0, max=65535, help="The port; 0 picks a free one."),
+    ] = 8000,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the page in a web browser once it is up.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Serve a page to draw digits on and an HTTP API (POST /api/predict) until Ctrl-C."""
+    output = output_of(ctx, quiet)
+    with output.handled():
+        from mnist_cli.classifier import is_export
+
+        if is_export(checkpoint):
+            raise CheckpointError(
+                f"{checkpoint}: serve takes a checkpoint (.pt); it answers from the ckpt.onnx"
+                " beside it when that export was made from it"
+            )
+        check_checkpoint_file(checkpoint)  # before torch is imported: a typo costs no time
+        from mnist_cli.serve.model import ServedModel
+        from mnist_cli.serve.server import make_server
+
+        model = ServedModel.open(checkpoint)
+        server = make_server(model, host, port, lambda line: _log(output, line))
+    with output.handled(), server:
+        url = _url(host, server.port)
+        output.err.print(
+            f"serving {checkpoint} ({model.classifier.model_name} on {model.classifier.dataset},"
+            f" {model.classifier.runtime}) at {url} (Ctrl-C stops)",
+            soft_wrap=True,
+            highlight=False,
+        )
+        if not _is_loopback(host):
+            output.warning_line(
+                f"listening on {host}: reachable from the network, by anyone who can reach"
+                " this machine (no password, no TLS)"
+            )
+        try:
+            if open_browser:
+                webbrowser.open(_url(host if _is_loopback(host) else "127.0.0.1", server.port))
+            server.serve_forever()
+        except KeyboardInterrupt as stop:
+            if isinstance(stop, Terminated):
+                raise  # SIGTERM: exit 143, as every command
+            output.stopped_line("stopped (Ctrl-C)")
+
+
+def _log(output: Output, line: str) -> None:
+    output.note(f"{time.strftime('%H:%M:%S')} {line}")
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,168 @@
+"""`mnist serve` as a person runs it: a real process stopped by Ctrl-C (exit 0, no traceback)
+or SIGTERM (143), the warning on --host 0.0.0.0, --open, and the one-line errors of a missing
+checkpoint, an ONNX file or a port already taken. Every server started here is stopped."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, app
+
+START_TIMEOUT = 120  # seconds: bounds the test, claims nothing about speed
+URL = re.compile(r"at (http://[^ ]+/) \(Ctrl-C stops\)")
+
+
+class ServeProcess:
+    """`python -m mnist_cli serve ...` with its stderr read line by line on a thread."""
+
+    def __init__(self, *arguments: str):
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mnist_cli", "serve", *arguments],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.put(line)
+        self.lines.put("")  # the end
+
+    def wait_for(self, pattern: re.Pattern) -> re.Match:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if match := pattern.search(line):
+                return match
+            assert line, f"serve ended: {self.seen}"
+        raise AssertionError(f"no {pattern.pattern!r} in {self.seen}")
+
+    def stop(self, number: int) -> tuple[int, str]:
+        """Send a signal; the exit code and everything it wrote on stderr."""
+        self.process.send_signal(number)
+        code = self.process.wait(timeout=60)
+        while (line := self.lines.get(timeout=10)) != "":
+            self.seen.append(line)
+        return code, "".join(self.seen)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def serving():
+    """serving(*arguments) -> a started ServeProcess; every one is killed after the test."""
+    started: list[ServeProcess] = []
+
+    def start(*arguments: str) -> ServeProcess:
+        started.append(ServeProcess(*arguments))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+def healthy(url: str) -> bool:
+    with urllib.request.urlopen(url + "healthz", timeout=30) as reply:
+        return reply.status == 200
+
+
+@pytest.mark.parametrize(
+    ("number", "code", "line"),
+    [(signal.SIGINT, 0, "stopped (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_signal_stops_the_server_without_a_traceback(
+    tiny_checkpoint, serving, number, code, line
+):
+    server = serving(str(tiny_checkpoint.resolve()), "--port", "0")
+    url = server.wait_for(URL).group(1)
+    assert url.startswith("http://127.0.0.1:")
+    assert healthy(url)
+    exit_code, stderr = server.stop(number)
+    assert exit_code == code, stderr
+    assert stderr.rstrip().endswith(line)
+    assert "Traceback" not in stderr and "error" not in stderr
+    assert '"GET /healthz" 200' in stderr  # the request's log line
+    assert "warning" not in stderr
+
+
+def test_binding_every_address_warns_that_the_network_can_reach_it(tiny_checkpoint, serving):
+    server = serving(str(tiny_checkpoint.resolve()), "--host", "0.0.0.0", "--port", "0")
+    warning = server.wait_for(re.compile(r"^warning: .*"))
+    assert "reachable from the network" in warning.group(0)
+    url = next(URL.search(line) for line in server.seen if URL.search(line)).group(1)
+    port = url.rsplit(":", 1)[1].rstrip("/")
+    assert healthy(f"http://127.0.0.1:{port}/")
+    exit_code, stderr = server.stop(signal.SIGINT)
+    assert exit_code == 0 and "Traceback" not in stderr
+
+
+def test_open_starts_a_browser_on_the_page(tiny_checkpoint, runner, monkeypatch):
+    opened = []
+
+    def browser(url):
+        opened.append(url)
+        raise KeyboardInterrupt  # then the person presses Ctrl-C
+
+    monkeypatch.setattr("webbrowser.open", browser)
+    result = runner.invoke(app(), ["serve", str(tiny_checkpoint), "--port", "0", "--open"])
+    assert result.exit_code == 0, result.output
+    (url,) = opened
+    assert url.startswith("http://127.0.0.1:") and url in result.stderr
+    assert "stopped (Ctrl-C)" in result.stderr
+
+
+def test_a_taken_port_is_one_line(tiny_checkpoint, runner):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app(), ["serve", str(tiny_checkpoint), "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["missing.pt"], "no checkpoint at missing.pt"),
+        (["model.onnx"], "serve takes a checkpoint (.pt)"),
+        (["ckpt.pt", "--port", "70000"], "65535"),
+    ],
+)
+def test_bad_arguments_are_one_line(runner, arguments, words):
+    result = runner.invoke(app(), ["serve", *arguments])
+    assert result.exit_code in (1, 2)
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(runner):
+    Path("notes.pt").write_text("not a checkpoint")
+    result = runner.invoke(app(), ["serve", "notes.pt"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: ")
