@@ -69,4 +69,3 @@ def _settings(path: Path, checkpoint: Checkpoint) -> str:
             f"{path} holds no settings this version of mnist can read: it cannot print them"
         )
     return config_toml(checkpoint.config, f"the settings of {path}: mnist train --config FILE")
-
