@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_cli.checkpoint import load_checkpoint
-from mnist_cli.config import LEGACY_RECIPE, LONG_RECIPE, SHORT_RECIPE, TrainConfig
+from mnist_cli.checkpoint import load_checkpoint, make_checkpoint, payload_sha256, save_checkpoint
+from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import DIGITS, FASHION_MNIST, MNIST
 from mnist_cli.data.store import get_dataset, load_split
+from mnist_cli.models import build_model
 from mnist_cli.train.styles import (
     INK,
     bar_passes_stem,
@@ -103,11 +104,15 @@ def test_only_datasets_of_digits_have_a_four():
     assert four_of(FASHION_MNIST.class_names) is None
 
 
-def test_every_recipe_adds_closed_fours_and_older_checkpoints_added_none():
-    assert TrainConfig().closed_fours == SHORT_RECIPE["closed_fours"] > 0
-    assert TrainConfig(epochs=40).closed_fours == LONG_RECIPE["closed_fours"] > 0
-    assert LEGACY_RECIPE["closed_fours"] == 0
-    assert TrainConfig(closed_fours=0.0).closed_fours == 0.0
+def test_closed_fours_are_asked_for_and_older_checkpoints_added_none(tmp_path):
+    assert TrainConfig().closed_fours == TrainConfig(epochs=40).closed_fours == 0.0
+    assert TrainConfig(closed_fours=1.0).closed_fours == 1.0
+    model = build_model("cnn", num_classes=10)
+    payload = make_checkpoint(model=model, config=TrainConfig(), dataset=MNIST, history=[])
+    del payload["config"]["closed_fours"]  # saved before the field existed
+    payload["sha256"] = payload_sha256(payload)
+    save_checkpoint(payload, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt").config.closed_fours == 0.0
 
 
 def test_train_adds_them_and_records_the_share(tiny_data, runner, monkeypatch):
@@ -131,7 +136,8 @@ def test_train_adds_them_and_records_the_share(tiny_data, runner, monkeypatch):
     _, labels = load_split(get_dataset("mnist"), Path("data"), "train")
     assert count == len(labels) - validation_size(DEFAULT_VAL_SPLIT, len(labels))
     default = runner.invoke(app(), ["train", "--epochs", "1", "--json", "--checkpoint", "b.pt"])
-    assert json.loads(default.stdout)["config"]["closed_fours"] == SHORT_RECIPE["closed_fours"]
+    assert json.loads(default.stdout)["config"]["closed_fours"] == 0.0
+    assert len(seen) == 2 and seen[1][1] == 0.0  # asked with a share of 0: nothing added
 
 
 def test_an_out_of_range_share_is_one_line(tiny_data, runner):

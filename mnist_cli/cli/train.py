@@ -82,7 +82,7 @@ def train(
     val_split: ValSplit = DEFAULTS.val_split,
     elastic: Elastic = None,
     thickness: Thickness = None,
-    closed_fours: ClosedFours = None,
+    closed_fours: ClosedFours = DEFAULTS.closed_fours,
     model: ModelOption = DEFAULTS.model,
     width: Width = None,
     seed: Seed = DEFAULTS.seed,

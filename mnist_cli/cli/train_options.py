@@ -132,12 +132,12 @@ Thickness = Annotated[
     ),
 ]
 ClosedFours = Annotated[
-    float | None,
-    _recipe_option(
+    float,
+    _option(
         "--closed-fours",
-        "SHARE",
-        DATA,
-        "Closed-top 4s.",
+        metavar="SHARE",
+        panel=DATA,
+        help="Add closed-top 4s.",
     ),
 ]
 LabelSmoothing = Annotated[
