@@ -22,6 +22,17 @@ BAR = 2  # a 4 is closed only if its crossbar passes its stem by this many pixel
 STEM_ROWS = (3, 7)  # the stem's edge is read this many rows below the crossbar
 
 
+def _span(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first and last index where `mask` (bool [..., L]) is true along its last axis; L and
+    -1 where it never is."""
+    length = mask.shape[-1]
+    index = torch.arange(length)
+    return (
+        torch.where(mask, index, length).min(-1).values,
+        torch.where(mask, index, -1).max(-1).values,
+    )
+
+
 def _top_points(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For each image of `ink` (bool [N, H, W]): the top-most ink pixel (then the left-most of
     those) in the left half of its ink's columns and in the right half, as (left [N, 2],
@@ -29,9 +40,7 @@ def _top_points(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     count, height, width = ink.shape
     columns = torch.arange(width).expand(count, height, width)
     rows = torch.arange(height).view(1, height, 1).expand(count, height, width)
-    has = ink.any(1)  # [N, W]: columns holding ink
-    first = torch.where(has, torch.arange(width), width).min(1).values
-    last = torch.where(has, torch.arange(width), -1).max(1).values
+    first, last = _span(ink.any(1))  # the columns holding ink
     middle = ((first + last) / 2).view(-1, 1, 1)
     order = (rows * width + columns).flatten(1)  # row-major: the top-most, then the left-most
     never = height * width
@@ -63,10 +72,8 @@ def bar_passes_stem(images: torch.Tensor) -> torch.Tensor:
     ink; the stem's edge is read a few rows below it and carried up along the stem's slant, so a
     slanted 4 is judged as an upright one."""
     ink = images > INK
-    count, height, width = ink.shape
-    columns = torch.arange(width)
-    first = torch.where(ink, columns, width).min(2).values  # [N, H]: each row's first ink
-    last = torch.where(ink, columns, -1).max(2).values  # and last
+    count, height, _ = ink.shape
+    first, last = _span(ink)  # [N, H]: each row's first and last ink
     bar = torch.where(last >= 0, last - first, -1).argmax(1)
     near, far = ((bar + offset).clamp(max=height - 1) for offset in STEM_ROWS)
     image = torch.arange(count)
