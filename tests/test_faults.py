@@ -69,8 +69,10 @@ def test_sigkill_at_random_moments_never_breaks_the_checkpoint(tiny_data, tiny):
             seen.append(None)
     assert any(epochs_done for epochs_done in seen), seen  # some kills landed after saves
 
-    finish = _start(tiny, "train", *RUN, "--epochs", str(epochs), "--resume")
-    assert finish.wait() == 0, finish.communicate()
+    # On a fast machine the last killed run may already have finished every epoch.
+    if len(load_checkpoint(path).history) < epochs:
+        finish = _start(tiny, "train", *RUN, "--epochs", str(epochs), "--resume")
+        assert finish.wait() == 0, finish.communicate()
     assert straight.wait() == 0, straight.communicate()
     resumed = torch.load(path, weights_only=True)["state_dict"]
     expected = torch.load("s.pt", weights_only=True)["state_dict"]
