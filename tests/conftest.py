@@ -8,6 +8,7 @@ import functools
 import gzip
 import http.server
 import os
+import signal
 import struct
 import threading
 from pathlib import Path
@@ -32,6 +33,13 @@ REAL_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
 DEAD_MIRROR = "http://127.0.0.1:9/"  # the discard port: nothing listens, connection refused
 # Short timeouts and backoff, so that tests of failing mirrors stay fast.
 FAST_NETWORK = NetworkPolicy(connect_timeout=2.0, read_timeout=1.0, retries=2, backoff=0.01)
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """`preexec_fn` for a child that is sent SIGINT: the default action, as a shell's foreground
+    job has it. A suite started in the background (`nohup pytest &`) inherits SIGINT ignored, and
+    Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def idx_bytes(dims: tuple[int, ...], payload: bytes) -> bytes:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, app
+from tests.conftest import REPO, app, ctrl_c_as_in_a_terminal
 
 START_TIMEOUT = 120  # seconds: bounds the test, claims nothing about speed
 URL = re.compile(r"at (http://[^ ]+/) \(Ctrl-C stops\)")
@@ -35,6 +35,7 @@ class ServeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=ctrl_c_as_in_a_terminal,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []

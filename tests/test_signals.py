@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, ctrl_c_as_in_a_terminal
 from tests.test_download_faults import _faulty
 
 CASES = [
@@ -37,7 +37,11 @@ def test_a_signal_during_a_download_is_one_plain_line_and_cleans_up(
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "tests.tiny_cli", str(tiny.source), "download"]
     process = subprocess.Popen(
-        [*command, "--mirror", stalling], env=env, stderr=subprocess.PIPE, text=True
+        [*command, "--mirror", stalling],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     folder = Path("data/mnist")
     part = folder / f".train-images-idx3-ubyte.{process.pid}.part"
@@ -77,6 +81,7 @@ def test_a_signal_during_start_up_is_one_plain_line(number, code, line):
         capture_output=True,
         text=True,
         timeout=120,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     assert result.returncode == code
     assert result.stderr == f"{line}\n"
