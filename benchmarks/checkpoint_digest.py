@@ -30,14 +30,13 @@ def median_ms(action, runs: int) -> float:
 
 
 def checkpoint_of(name: str) -> dict:
-    model = build_model(name, num_classes=10)
+    config = TrainConfig(model=name)
+    model = build_model(name, num_classes=10, **config.model_kwargs())
     optimizer = torch.optim.AdamW(model.parameters())
     model(torch.randn(2, 1, 28, 28)).sum().backward()
     optimizer.step()
     training = {"optimizer": optimizer.state_dict(), "permutation": torch.randperm(60_000)}
-    return make_checkpoint(
-        model=model, config=TrainConfig(model=name), dataset=MNIST, history=[], training=training
-    )
+    return make_checkpoint(model=model, config=config, dataset=MNIST, history=[], training=training)
 
 
 def main() -> None:

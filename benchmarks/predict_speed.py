@@ -67,7 +67,7 @@ def make_files(folder: Path, data_dir: Path, train: bool) -> Path:
         from mnist_cli.models import build_model
 
         config = TrainConfig()
-        model = build_model(config.model, num_classes=10)
+        model = build_model(config.model, num_classes=10, **config.model_kwargs())
         made = make_checkpoint(model=model, config=config, dataset=MNIST, history=[])
         save_checkpoint(made, checkpoint)
         export_beside(checkpoint, data_dir)

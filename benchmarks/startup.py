@@ -43,7 +43,7 @@ def make_inputs(folder: Path) -> tuple[Path, Path]:
     from mnist_cli.models import build_model
 
     config = TrainConfig()
-    model = build_model(config.model, num_classes=10)
+    model = build_model(config.model, num_classes=10, **config.model_kwargs())
     checkpoint = folder / "ckpt.pt"
     save_checkpoint(
         make_checkpoint(model=model, config=config, dataset=MNIST, history=[]), checkpoint

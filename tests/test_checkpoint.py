@@ -26,10 +26,9 @@ from tests.conftest import app
 
 def _checkpoint(model_name="cnn"):
     torch.manual_seed(0)
-    model = build_model(model_name, num_classes=10)
-    payload = make_checkpoint(
-        model=model, config=TrainConfig(model=model_name), dataset=MNIST, history=[]
-    )
+    config = TrainConfig(model=model_name)
+    model = build_model(model_name, num_classes=10, **config.model_kwargs())
+    payload = make_checkpoint(model=model, config=config, dataset=MNIST, history=[])
     return model, payload
 
 

@@ -107,7 +107,7 @@ def test_only_datasets_of_digits_have_a_four():
 def test_closed_fours_are_asked_for_and_older_checkpoints_added_none(tmp_path):
     assert TrainConfig().closed_fours == TrainConfig(epochs=40).closed_fours == 0.0
     assert TrainConfig(closed_fours=1.0).closed_fours == 1.0
-    model = build_model("cnn", num_classes=10)
+    model = build_model("cnn", num_classes=10, **TrainConfig().model_kwargs())
     payload = make_checkpoint(model=model, config=TrainConfig(), dataset=MNIST, history=[])
     del payload["config"]["closed_fours"]  # saved before the field existed
     payload["sha256"] = payload_sha256(payload)

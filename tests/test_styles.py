@@ -96,8 +96,8 @@ def test_a_ruled_line_crosses_the_page_and_a_ballpoint_is_thin(digits):
 def test_score_reports_a_fraction_per_kind(digits, tmp_path):
     images, labels = digits
     torch.manual_seed(0)
-    model = build_model("cnn", num_classes=10)
     config = TrainConfig()
+    model = build_model("cnn", num_classes=10, **config.model_kwargs())
     payload = make_checkpoint(model=model, config=config, dataset=MNIST, history=[])
     save_checkpoint(payload, tmp_path / "c.pt")
     checkpoint = load_checkpoint(tmp_path / "c.pt")
