@@ -93,6 +93,8 @@ def test_augmentation_runs_on_the_gpu_as_on_the_cpu():
 
 def test_the_recipe_follows_the_epochs_and_the_flags_win():
     assert TrainConfig(epochs=8).width == SHORT_RECIPE["width"]
+    default = TrainConfig()  # 20 epochs, the long recipe's shortest run (docs/training.md)
+    assert default.epochs == LONG_RUN and default.width == LONG_RECIPE["width"]
     short, long = TrainConfig(epochs=LONG_RUN - 1), TrainConfig(epochs=LONG_RUN)
     assert {k: getattr(short, k) for k in SHORT_RECIPE} == SHORT_RECIPE
     assert {k: getattr(long, k) for k in LONG_RECIPE} == LONG_RECIPE
