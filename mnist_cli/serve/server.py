@@ -117,9 +117,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, reply: Reply, headers: dict[str, str] | None = None) -> None:
         status, content_type, body = reply
-        if getattr(
-            self, "body_pending", False
-        ):  # a body we did not read cannot be skipped: end the connection
+        if getattr(self, "body_pending", False):  # a body not read cannot be skipped: close
             self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)

@@ -24,9 +24,9 @@ try:
 except ImportError:  # Windows: the retries alone
     fcntl = None
 
+OPEN_ATTEMPTS = 5  # workers that start together race to create a new storage's tables
 # The settings a study's trials share (those tune does not search): a study opened again with
 # others would mix trials that cannot be compared.
-OPEN_ATTEMPTS = 5  # workers that start together race to create a new storage's tables
 FIXED = ("dataset", "model", "epochs", "optimizer", "augment", "seed", "val_split", "init_from")
 
 
