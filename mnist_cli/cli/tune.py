@@ -29,7 +29,7 @@ EXAMPLES = (
     "Examples:\n\n"
     "  mnist tune --trials 20 --epochs 2\n\n"
     "  mnist tune --storage sqlite:///tune.db --study cnn   (in several shells)\n\n"
-    "  mnist train --config best.toml --epochs 20   (train with what it found)"
+    "  mnist train --config best.toml --epochs 8   (train with what it found)"
 )
 PARAMS = {  # the searched settings: column heading and format
     "lr": ("lr", "{:.3g}"),
