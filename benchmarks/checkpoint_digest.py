@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from mnist_cli.checkpoint import make_checkpoint, payload_sha256
+from mnist_cli.checkpoint.write import make_checkpoint, payload_sha256
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.models import MODELS, build_model

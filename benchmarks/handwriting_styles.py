@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from benchmarks.photos import Pen, render_photo
-from mnist_cli.checkpoint import Checkpoint, load_checkpoint
+from mnist_cli.checkpoint.read import Checkpoint, load_checkpoint
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.data.store import load_split, normalise
 from mnist_cli.models import predict_logits

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from benchmarks.photos import Photo, photo_set
-from mnist_cli.checkpoint import Checkpoint, load_checkpoint
+from mnist_cli.checkpoint.read import Checkpoint, load_checkpoint
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.data.store import load_split, normalise
 from mnist_cli.models import predict_logits

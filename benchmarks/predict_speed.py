@@ -60,7 +60,7 @@ def make_files(folder: Path, data_dir: Path, train: bool) -> Path:
         command = [sys.executable, "-m", "mnist_cli", "train", "--data-dir", str(data_dir)]
         subprocess.run([*command, "--checkpoint", str(checkpoint)], check=True)
     else:
-        from mnist_cli.checkpoint import make_checkpoint, save_checkpoint
+        from mnist_cli.checkpoint.write import make_checkpoint, save_checkpoint
         from mnist_cli.config import TrainConfig
         from mnist_cli.data.catalog import MNIST
         from mnist_cli.export.formats import export_beside

@@ -37,7 +37,7 @@ def make_inputs(folder: Path) -> tuple[Path, Path]:
     import torch
     from PIL import Image
 
-    from mnist_cli.checkpoint import make_checkpoint, save_checkpoint
+    from mnist_cli.checkpoint.write import make_checkpoint, save_checkpoint
     from mnist_cli.config import TrainConfig
     from mnist_cli.data.catalog import MNIST
     from mnist_cli.models import build_model

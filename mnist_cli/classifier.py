@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
 
 ONNX_SUFFIX = ".onnx"
 
@@ -25,7 +25,7 @@ class ModelCard:
     class_names: list[str]  # in the order of the logits
     mean: float  # the normalisation the model was trained with
     std: float
-    # Divides the logits before the softmax (checkpoint.py; fitted on the validation split).
+    # Divides the logits before the softmax (checkpoint/; fitted on the validation split).
     # 1.0: none fitted, or an export written before calibration.
     temperature: float = 1.0
 
@@ -103,7 +103,7 @@ def open_classifier(path: Path, device: str = "cpu", use_export_beside: bool = F
         return load_onnx(path)
     if use_export_beside and (export := matching_export(path)) is not None:
         return export
-    from mnist_cli.checkpoint import load_checkpoint
+    from mnist_cli.checkpoint.read import load_checkpoint
     from mnist_cli.train.runtime import resolve_device
 
     return TorchClassifier.of(load_checkpoint(path, resolve_device(device)))

@@ -18,7 +18,7 @@ from mnist_cli.files import Unreadable, kind_of, read_bounded
 from mnist_cli.locks import checkpoint_lock
 from mnist_cli.train.record import EpochRecord, record_path
 
-CHECKPOINT_MARKER = b"mnist-cli-checkpoint"  # checkpoint.FORMAT, as its pickle stores it
+CHECKPOINT_MARKER = b"mnist-cli-checkpoint"  # checkpoint/write.py's FORMAT, as its pickle stores it
 MAX_HEADER = 16 * 2**20  # a checkpoint's data.pkl: its config and history, no tensors
 MAX_RECORD = 64 * 2**20
 RECORD_KEYS = {field.name for field in fields(EpochRecord)}

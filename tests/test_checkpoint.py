@@ -11,12 +11,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_cli.checkpoint import (
-    load_checkpoint,
-    make_checkpoint,
-    payload_sha256,
-    save_checkpoint,
-)
+from mnist_cli.checkpoint.read import load_checkpoint
+from mnist_cli.checkpoint.write import make_checkpoint, payload_sha256, save_checkpoint
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.errors import CheckpointError, OutputError

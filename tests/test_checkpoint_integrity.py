@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from mnist_cli import files as files_module
-from mnist_cli.checkpoint import load_checkpoint, payload_sha256, save_checkpoint
+from mnist_cli.checkpoint.read import load_checkpoint
+from mnist_cli.checkpoint.write import payload_sha256, save_checkpoint
 from mnist_cli.errors import CheckpointError
 from tests.conftest import app
 from tests.test_checkpoint import _checkpoint

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_cli.checkpoint import load_checkpoint, make_checkpoint, payload_sha256, save_checkpoint
+from mnist_cli.checkpoint.read import load_checkpoint
+from mnist_cli.checkpoint.write import make_checkpoint, payload_sha256, save_checkpoint
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import DIGITS, FASHION_MNIST, MNIST
 from mnist_cli.data.store import get_dataset, load_split

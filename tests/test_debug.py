@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_cli import checkpoint
+from mnist_cli.checkpoint import read
 from tests.conftest import app
 
 
@@ -13,7 +13,7 @@ def broken_loader(monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("secret-local-value")
 
-    monkeypatch.setattr(checkpoint, "load_checkpoint", explode)
+    monkeypatch.setattr(read, "load_checkpoint", explode)
     Path("ckpt.pt").write_bytes(b"a file, so that the path check passes")
 
 

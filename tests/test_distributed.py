@@ -18,7 +18,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mnist_cli.checkpoint import load_checkpoint
+from mnist_cli.checkpoint.read import load_checkpoint
 from mnist_cli.train.cluster import Cluster, from_environment
 from mnist_cli.train.record import read_record
 from tests.conftest import REPO, app, train_mlp

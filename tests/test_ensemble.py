@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_cli.checkpoint import load_checkpoint, payload_sha256
+from mnist_cli.checkpoint.read import load_checkpoint
+from mnist_cli.checkpoint.write import payload_sha256
 from mnist_cli.data.catalog import FASHION_MNIST
 from mnist_cli.evaluate.scoring import evaluate_checkpoint
 from tests.conftest import app, train_mlp

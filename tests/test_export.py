@@ -85,7 +85,7 @@ def test_train_leaves_a_checked_onnx_export_beside_the_checkpoint(tiny_checkpoin
 
 
 def test_export_onnx_checks_it_against_torch_and_records_the_checkpoint(runner, tiny_checkpoint):
-    from mnist_cli.checkpoint import load_checkpoint
+    from mnist_cli.checkpoint.read import load_checkpoint
 
     document = _json(runner, "export", "-o", "model.onnx")
     assert document["path"] == "model.onnx" and document["format"] == "onnx"
@@ -104,7 +104,7 @@ def test_export_without_data_checks_on_noise_and_says_so(runner, tiny_checkpoint
 def test_export_safetensors_holds_the_weights_and_the_metadata(runner, tiny_checkpoint):
     from safetensors import safe_open
 
-    from mnist_cli.checkpoint import load_checkpoint
+    from mnist_cli.checkpoint.read import load_checkpoint
 
     result = runner.invoke(app(), ["export", "--format", "safetensors"])
     assert result.exit_code == 0, result.output
@@ -196,7 +196,7 @@ def test_predict_and_evaluate_on_the_export_answer_as_the_checkpoint(runner, tin
 def test_the_export_shows_the_checkpoints_calibrated_probabilities(runner, tiny, tiny_checkpoint):
     """The temperature travels in the export: every probability, the ECE and the NLL are the
     checkpoint's, and so is an ensemble's mean whichever runtime runs each member."""
-    from mnist_cli.checkpoint import load_checkpoint
+    from mnist_cli.checkpoint.read import load_checkpoint
 
     temperature = load_checkpoint("ckpt.pt").temperature
     assert temperature != 1.0  # fitted on the validation split: the test would prove nothing

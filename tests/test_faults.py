@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_cli.checkpoint import load_checkpoint
+from mnist_cli.checkpoint.read import load_checkpoint
 from tests.conftest import REPO, app
 from tests.test_download_faults import _faulty
 

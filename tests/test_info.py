@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_cli.checkpoint import payload_sha256
+from mnist_cli.checkpoint.write import payload_sha256
 from tests.conftest import app
 
 

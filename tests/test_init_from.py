@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from mnist_cli.checkpoint import load_checkpoint, make_checkpoint, payload_sha256
+from mnist_cli.checkpoint.read import load_checkpoint
+from mnist_cli.checkpoint.write import make_checkpoint, payload_sha256
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.models import build_model

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_cli.checkpoint import payload_sha256
+from mnist_cli.checkpoint.write import payload_sha256
 from tests.conftest import REPO, app
 
 SGD = ["--model", "mlp", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "32"]

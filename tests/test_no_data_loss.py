@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_cli.checkpoint import load_checkpoint
+from mnist_cli.checkpoint.read import load_checkpoint
 from mnist_cli.train.record import read_record
 from tests.conftest import REPO, app, train_mlp
 

@@ -6,12 +6,8 @@ import json
 import pytest
 import torch
 
-from mnist_cli.checkpoint import (
-    load_checkpoint,
-    make_checkpoint,
-    payload_sha256,
-    save_checkpoint,
-)
+from mnist_cli.checkpoint.read import load_checkpoint
+from mnist_cli.checkpoint.write import make_checkpoint, payload_sha256, save_checkpoint
 from mnist_cli.config import LEGACY_RECIPE, LONG_RECIPE, LONG_RUN, SHORT_RECIPE, TrainConfig
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.models import build_model, predict_logits

@@ -10,7 +10,8 @@ from PIL import Image
 
 from benchmarks.handwriting_styles import KINDS, score, style_set
 from benchmarks.photos import Pen, render_photo
-from mnist_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from mnist_cli.checkpoint.read import load_checkpoint
+from mnist_cli.checkpoint.write import make_checkpoint, save_checkpoint
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.models import build_model

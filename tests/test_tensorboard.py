@@ -22,7 +22,7 @@ def test_the_event_file_holds_scalars_config_and_mistakes(runner, tiny_data):
     assert expected | {"seconds"} <= set(tags["scalars"])
     for tag in expected:
         assert [event.step for event in events.Scalars(tag)] == [1, 2]
-    from mnist_cli.checkpoint import load_checkpoint
+    from mnist_cli.checkpoint.read import load_checkpoint
 
     history = load_checkpoint(Path("ckpt.pt")).history
     accuracy = [event.value for event in events.Scalars("accuracy/test")]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_cli.checkpoint import load_checkpoint
+from mnist_cli.checkpoint.read import load_checkpoint
 from mnist_cli.data import catalog
 from tests.conftest import app
 

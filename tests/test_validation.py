@@ -9,7 +9,8 @@ import json
 import pytest
 import torch
 
-from mnist_cli.checkpoint import load_checkpoint, payload_sha256
+from mnist_cli.checkpoint.read import load_checkpoint
+from mnist_cli.checkpoint.write import payload_sha256
 from mnist_cli.data.store import LabelledImages
 from mnist_cli.errors import CheckpointError
 from mnist_cli.train.record import read_record

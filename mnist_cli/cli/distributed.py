@@ -19,7 +19,7 @@ from mnist_cli.errors import ClusterError, Interrupted, MnistError
 from mnist_cli.paths import train_outputs
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
     from mnist_cli.config import TrainConfig
     from mnist_cli.train.cluster import Cluster
     from mnist_cli.train.interrupts import StopRequest

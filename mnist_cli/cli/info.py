@@ -17,7 +17,7 @@ from mnist_cli.errors import MnistError
 from mnist_cli.paths import check_checkpoint_file
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
 
 EXAMPLES = (
     "Examples:\n\n  mnist info\n\n  mnist info runs/big.pt --json\n\n"
@@ -46,7 +46,7 @@ def info(
         if as_config and as_json:
             raise MnistError("--config and --json each print one document: give one of them")
         check_checkpoint_file(checkpoint)  # before torch is imported: a typo costs no time
-        from mnist_cli.checkpoint import load_checkpoint
+        from mnist_cli.checkpoint.read import load_checkpoint
 
         loaded = load_checkpoint(checkpoint)
         size = Path(checkpoint).stat().st_size

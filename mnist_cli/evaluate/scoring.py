@@ -20,7 +20,7 @@ from mnist_cli.evaluate.metrics import Metrics, Mistake, score, worst_mistakes
 if TYPE_CHECKING:
     from torch import nn
 
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
     from mnist_cli.classifier import Classifier
 
 

@@ -36,7 +36,7 @@ def export_checkpoint(
 ) -> Exported:
     """Export the checkpoint file `source` as `format_name` to `path` (default beside it). An ONNX
     export is checked on the first test images in `data_dir`, or on noise without them."""
-    from mnist_cli.checkpoint import load_checkpoint
+    from mnist_cli.checkpoint.read import load_checkpoint
     from mnist_cli.files import check_writable
 
     source, path = Path(source), Path(path or default_path(source, format_name))

@@ -17,7 +17,7 @@ from mnist_cli.classifier import ModelCard
 from mnist_cli.errors import CheckpointError
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
 
 FORMAT = "mnist-cli-export"
 FORMAT_VERSION = "1"

@@ -23,7 +23,7 @@ from mnist_cli.export.metadata import (
 )
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
 
 EXPORTER_INSTALL = "pip install onnx onnxscript"
 TOLERANCE = 1e-4  # the largest difference in any logit between onnxruntime and torch we keep

@@ -13,7 +13,7 @@ from mnist_cli.export.onnx import Exported
 from mnist_cli.files import write_atomically
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
 
 SAFETENSORS_INSTALL = "pip install safetensors"
 

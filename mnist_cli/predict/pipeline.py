@@ -25,7 +25,7 @@ from mnist_cli.predict.read import read_image
 from mnist_cli.predict.sources import Source
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
 
 # How a user's image becomes a model input: (image, preprocess?) -> 28x28 float32 in [0, 1].
 Preparer = Callable[[Image.Image, bool], np.ndarray]

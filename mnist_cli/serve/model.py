@@ -31,7 +31,7 @@ class ServedModel:
     @classmethod
     def open(cls, checkpoint: Path) -> ServedModel:
         """Load the checkpoint (a CheckpointError if it is not one of ours) and its info."""
-        from mnist_cli.checkpoint import load_checkpoint
+        from mnist_cli.checkpoint.read import load_checkpoint
         from mnist_cli.export.runtime import matching_export
 
         loaded = load_checkpoint(checkpoint)

@@ -28,7 +28,7 @@ from mnist_cli.train.interrupts import StopRequest
 from mnist_cli.train.runtime import Runtime
 
 if TYPE_CHECKING:
-    from mnist_cli.checkpoint import Checkpoint
+    from mnist_cli.checkpoint.read import Checkpoint
 
 TIMEOUT_ENV = "MNIST_COLLECTIVE_TIMEOUT"  # seconds a rank waits on the others before giving up
 DEFAULT_TIMEOUT = 300.0  # covers rank 0's test pass and checkpoint write on a slow CPU

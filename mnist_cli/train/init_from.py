@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from mnist_cli.checkpoint import Checkpoint, load_checkpoint
+from mnist_cli.checkpoint.read import Checkpoint, load_checkpoint
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import Dataset
 from mnist_cli.errors import MnistError

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from mnist_cli.checkpoint import Checkpoint, prepare_checkpoint_path
+from mnist_cli.checkpoint.read import Checkpoint
+from mnist_cli.checkpoint.write import prepare_checkpoint_path
 from mnist_cli.config import TrainConfig, check_config, for_device
 from mnist_cli.data.store import LabelledImages, get_dataset, load_normalised, load_split
 from mnist_cli.errors import Interrupted, MnistError

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from mnist_cli.checkpoint import Checkpoint, load_checkpoint
+from mnist_cli.checkpoint.read import Checkpoint, load_checkpoint
 from mnist_cli.config import DEFAULT_DATA_DIR, TrainConfig
 from mnist_cli.errors import CheckpointError, MnistError
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mnist_cli.checkpoint import Checkpoint, make_checkpoint, save_checkpoint
+from mnist_cli.checkpoint.read import Checkpoint
+from mnist_cli.checkpoint.write import make_checkpoint, save_checkpoint
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import Dataset
 from mnist_cli.errors import CheckpointError

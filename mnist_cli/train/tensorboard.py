@@ -77,7 +77,7 @@ class TensorBoardLog:
         filled in), and the surest mistakes of the saved model on the test set, as an image."""
         import numpy as np
 
-        from mnist_cli.checkpoint import load_checkpoint
+        from mnist_cli.checkpoint.read import load_checkpoint
         from mnist_cli.evaluate.gallery import gallery_image
         from mnist_cli.evaluate.scoring import evaluate_checkpoint
 
