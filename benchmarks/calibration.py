@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_cli.classifier import open_classifier
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.data.store import load_split_arrays
-from mnist_cli.ensemble import check_ensemble, probabilities
 from mnist_cli.evaluate.calibration import expected_calibration_error, nll
+from mnist_cli.inference.ensemble import check_ensemble, probabilities
+from mnist_cli.inference.loader import open_classifier
 
 ECE_TARGET = 0.010
 MEDIAN_TARGET = 0.99

@@ -26,7 +26,7 @@ from benchmarks.photos import Pen, render_photo
 from mnist_cli.checkpoint.read import Checkpoint, load_checkpoint
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.data.store import load_split, normalise
-from mnist_cli.models import predict_logits
+from mnist_cli.inference.torch_model import predict_logits
 from mnist_cli.predict.handwriting import centre_by_mass, fit, to_mnist
 from mnist_cli.predict.read import read_image
 

@@ -1,65 +1,58 @@
-"""The model registry, and inference. Every model takes normalised images (N, 1, 28, 28) and
-returns logits; `predict_logits` serves the training loop's test pass, evaluate and predict."""
+"""The model registry: one `ModelSpec` entry holds all that differs between models (the network
+that builds it, what it takes from a config, its smallest batch, what `mnist tune` searches).
+Pure Python: `--help`, the config checks and tune read it without torch; the networks
+themselves live in networks.py and are imported only to build one."""
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from dataclasses import dataclass, field
+from typing import Any
 
 
-class MLP(nn.Sequential):
-    """The exercise's network, exactly: 784-256-128-10 with sigmoid activations."""
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model, as every part of the tool needs to know it."""
 
-    def __init__(self, num_classes: int = 10):
-        super().__init__(
-            nn.Flatten(),
-            nn.Linear(28 * 28, 256),
-            nn.Sigmoid(),
-            nn.Linear(256, 128),
-            nn.Sigmoid(),
-            nn.Linear(128, num_classes),
-        )
-
-
-class CNN(nn.Sequential):
-    """The default: LeNet's shape (two 5x5 conv-pool stages, a two-layer head) with batch norm,
-    which lets it learn at a high rate from the first step. Sized for a CPU: at width 24 an epoch
-    takes about 19 s on two cores, and one epoch is enough for 99%."""
-
-    def __init__(self, num_classes: int = 10, width: int = 24, hidden: int = 128):
-        super().__init__(
-            nn.Conv2d(1, width, 5, bias=False),  # 24 x 24; batch norm supplies the bias
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),  # 12 x 12
-            nn.Conv2d(width, 2 * width, 5, bias=False),  # 8 x 8
-            nn.BatchNorm2d(2 * width),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),  # 4 x 4
-            nn.Flatten(),
-            nn.Linear(2 * width * 16, hidden, bias=False),
-            nn.BatchNorm1d(hidden),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, num_classes),
-        )
+    network: str  # the class in networks.py that builds it
+    summary: str  # a few words for --help
+    # TrainConfig fields the constructor takes (besides num_classes), by the same names.
+    config_fields: tuple[str, ...] = ()
+    min_batch: int = 1  # the smallest batch a training step can take
+    min_batch_why: str = ""  # why, in words, where min_batch > 1
+    # What `mnist tune` searches for this model, beyond the settings every model has: a
+    # TrainConfig field and the values it tries.
+    tunable: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
-MODELS: dict[str, type[nn.Module]] = {"cnn": CNN, "mlp": MLP}
+MODELS: dict[str, ModelSpec] = {
+    "cnn": ModelSpec(
+        network="CNN",
+        summary="the default, a small convolutional net",
+        config_fields=("width",),
+        min_batch=2,
+        min_batch_why="its batch norm needs two",
+        tunable={"width": (16, 24, 32)},
+    ),
+    "mlp": ModelSpec(
+        network="MLP",
+        summary="the exercise's 784-256-128-10 sigmoid net",
+    ),
+}
 
 
-def build_model(name: str, **kwargs) -> nn.Module:
-    """A fresh model of a registered name; `kwargs` are its constructor's (num_classes...)."""
-    return MODELS[name](**kwargs)
+def model_kwargs(name: str, config: Any) -> dict[str, Any]:
+    """What model `name`'s constructor takes from a TrainConfig, besides the number of classes."""
+    return {setting: getattr(config, setting) for setting in MODELS[name].config_fields}
 
 
-@torch.inference_mode()
-def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """Logits for normalised inputs [N, 1, 28, 28], computed in eval mode in batches."""
-    was_training = model.training
-    model.eval()
-    try:
-        return torch.cat(
-            [model(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]
-        )
-    finally:
-        model.train(was_training)
+def models_taking(config_field: str) -> list[str]:
+    """The models whose constructor takes this TrainConfig field ("width": the cnn)."""
+    return [name for name, spec in MODELS.items() if config_field in spec.config_fields]
+
+
+def build_model(name: str, **kwargs):
+    """A fresh torch model of a registered name; `kwargs` are its constructor's (num_classes...).
+    Imports torch (networks.py)."""
+    from mnist_cli import networks
+
+    return getattr(networks, MODELS[name].network)(**kwargs)

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
+from mnist_cli.checkpoint.format import EpochRecord, has_checkpoint_header, record_path
 from mnist_cli.errors import CheckpointError, OutputError
 from mnist_cli.files import Unreadable, kind_of, read_bounded
 from mnist_cli.locks import checkpoint_lock
-from mnist_cli.train.record import EpochRecord, record_path
 
-CHECKPOINT_MARKER = b"mnist-cli-checkpoint"  # checkpoint/write.py's FORMAT, as its pickle stores it
-MAX_HEADER = 16 * 2**20  # a checkpoint's data.pkl: its config and history, no tensors
 MAX_RECORD = 64 * 2**20
 RECORD_KEYS = {field.name for field in fields(EpochRecord)}
 
@@ -37,17 +34,10 @@ def _kind(path: Path) -> str | None:
     return kind_of(mode)
 
 
-def is_our_checkpoint(path: Path) -> bool:
-    """A regular file that torch.save wrote with our format marker in its header."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            headers = [i for i in archive.infolist() if i.filename.endswith("/data.pkl")]
-            if len(headers) != 1 or headers[0].file_size > MAX_HEADER:
-                return False
-            with archive.open(headers[0]) as header:
-                return CHECKPOINT_MARKER in header.read(MAX_HEADER)
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError, RuntimeError):
-        return False
+def refuse_directory(checkpoint: Path) -> None:
+    """The one rule for a checkpoint to write: a file name, never a directory."""
+    if _kind(checkpoint) == "a directory":
+        raise OutputError(f"--checkpoint {checkpoint} is a directory: give a file name")
 
 
 def is_our_record(path: Path) -> bool:
@@ -69,12 +59,11 @@ def check_checkpoint_target(checkpoint: Path, resume: bool = False) -> None:
     """`mnist train --checkpoint PATH` may write PATH and its record only if they are free or
     hold an mnist checkpoint and run record."""
     checkpoint = Path(checkpoint)
+    refuse_directory(checkpoint)
     kind = _kind(checkpoint)
-    if kind == "a directory":
-        raise OutputError(f"--checkpoint {checkpoint} is a directory: give a file name")
     if kind is not None:
         raise OutputError(f"--checkpoint {checkpoint} is {kind}, not a file: give another path")
-    if checkpoint.exists() and not resume and not is_our_checkpoint(checkpoint):
+    if checkpoint.exists() and not resume and not has_checkpoint_header(checkpoint):
         raise OutputError(
             f"--checkpoint {checkpoint} holds a file that is not an mnist checkpoint; it would be"
             " replaced: give another --checkpoint, or move the file away"

@@ -16,7 +16,8 @@ from mnist_cli.checkpoint.write import make_checkpoint, payload_sha256, save_che
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.errors import CheckpointError, OutputError
-from mnist_cli.models import build_model, predict_logits
+from mnist_cli.inference.torch_model import predict_logits
+from mnist_cli.models import build_model
 from tests.conftest import app
 
 

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_cli.errors import CheckpointError
-from mnist_cli.export.metadata import SEAL_KEY, SEAL_PLACEHOLDER, read_metadata, seal
-from mnist_cli.export.runtime import load_onnx, matching_export
+from mnist_cli.export.metadata import seal
+from mnist_cli.inference.export_info import SEAL_KEY, SEAL_PLACEHOLDER, read_metadata
+from mnist_cli.inference.onnx_model import load_onnx, matching_export
 from tests.conftest import REPO, app, train_mlp
 
 METADATA_KEYS = {
@@ -274,15 +275,21 @@ def _imports_torch(tiny, *arguments: str) -> tuple[bool, subprocess.CompletedPro
 
 
 TORCH_FREE = [
-    "mnist_cli.classifier",
+    "mnist_cli.inference.card",
+    "mnist_cli.inference.loader",
+    "mnist_cli.inference.export_info",
+    "mnist_cli.models",
+    "mnist_cli.checkpoint.format",
+    "mnist_cli.paths",
     "mnist_cli.predict.pipeline",
     "mnist_cli.evaluate.scoring",
     "mnist_cli.evaluate.metrics",
     "mnist_cli.evaluate.calibration",
-    "mnist_cli.ensemble",
+    "mnist_cli.inference.ensemble",
     "mnist_cli.evaluate.gallery",
     "mnist_cli.data.store",
-    "mnist_cli.export.runtime",
+    "mnist_cli.inference.onnx_model",
+    "mnist_cli.export.metadata",
     "mnist_cli.export.formats",
     "mnist_cli.cli.app",
 ]

@@ -44,9 +44,9 @@ def trained(request, real_data):
 
 def test_onnx_reads_the_test_set_as_torch_does(real_data, trained):
     from mnist_cli.checkpoint.read import load_checkpoint
-    from mnist_cli.classifier import TorchClassifier
     from mnist_cli.data.store import load_split_arrays
-    from mnist_cli.export.runtime import load_onnx
+    from mnist_cli.inference.onnx_model import load_onnx
+    from mnist_cli.inference.torch_model import TorchClassifier
 
     images, labels = load_split_arrays(catalog.MNIST, real_data, "test")
     exported = load_onnx(trained.with_suffix(".onnx")).logits(images)

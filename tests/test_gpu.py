@@ -9,7 +9,7 @@ import torch
 
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import MNIST
-from mnist_cli.models import CNN
+from mnist_cli.networks import CNN
 from mnist_cli.train.augment import NOISE_COLUMNS
 from mnist_cli.train.graphs import WARMUP_STEPS, graph_backend
 from mnist_cli.train.optim import make_optimizer, make_schedule

@@ -19,7 +19,7 @@ from mnist_cli.config import TrainConfig, for_device
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.data.store import normalise
 from mnist_cli.errors import DeviceError
-from mnist_cli.models import CNN
+from mnist_cli.networks import CNN
 from mnist_cli.train.augment import augment
 from mnist_cli.train.graphs import WARMUP_STEPS, graph_backend
 from mnist_cli.train.loop import _train_epoch

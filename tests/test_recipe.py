@@ -10,7 +10,8 @@ from mnist_cli.checkpoint.read import load_checkpoint
 from mnist_cli.checkpoint.write import make_checkpoint, payload_sha256, save_checkpoint
 from mnist_cli.config import LEGACY_RECIPE, LONG_RECIPE, LONG_RUN, SHORT_RECIPE, TrainConfig
 from mnist_cli.data.catalog import MNIST
-from mnist_cli.models import build_model, predict_logits
+from mnist_cli.inference.torch_model import predict_logits
+from mnist_cli.models import build_model
 from mnist_cli.train.augment import Augmentation, _thickness, augment, augmentation_of
 from tests.conftest import app
 

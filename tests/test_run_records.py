@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mnist_cli.checkpoint.format import record_path
 from mnist_cli.cli.report import sparkline
-from mnist_cli.train.record import read_record, record_path
+from mnist_cli.train.record import read_record
 from tests.conftest import app
 
 KEYS = {"epoch", "train_loss", "test_loss", "test_accuracy", "lr", "seconds"}  # at least these

@@ -10,7 +10,7 @@ import torch
 from mnist_cli.config import TrainConfig
 from mnist_cli.data.catalog import MNIST
 from mnist_cli.errors import MnistError
-from mnist_cli.models import CNN
+from mnist_cli.networks import CNN
 from mnist_cli.train import runtime as runtime_module
 from mnist_cli.train.augment import Augmentation, augment
 from mnist_cli.train.loop import TrainData, _train_epoch

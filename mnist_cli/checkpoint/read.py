@@ -15,12 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnist_cli.checkpoint.write import FORMAT, FORMAT_VERSION, payload_sha256
+from mnist_cli.checkpoint.format import FORMAT, FORMAT_VERSION, EpochRecord
+from mnist_cli.checkpoint.write import payload_sha256
 from mnist_cli.config import LEGACY_RECIPE, TrainConfig
 from mnist_cli.errors import CheckpointError
 from mnist_cli.files import Unreadable, read_bounded
 from mnist_cli.models import MODELS, build_model
-from mnist_cli.train.record import EpochRecord
 
 MAX_CHECKPOINT_BYTES = 1 << 30  # ours are a few MB; whatever st_size says, no more is read
 

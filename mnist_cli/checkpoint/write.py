@@ -1,5 +1,5 @@
 """Writing a checkpoint: the dict of the schema (`make_checkpoint`), its SHA-256, and the atomic
-save. What a checkpoint holds, and why: the package's docstring."""
+save. What a checkpoint holds, and why: the docstring of checkpoint/format.py."""
 
 from __future__ import annotations
 
@@ -14,16 +14,14 @@ import torch
 from torch import nn
 
 from mnist_cli import __version__
+from mnist_cli.checkpoint.format import FORMAT, FORMAT_VERSION, EpochRecord
 from mnist_cli.config import TrainConfig
-from mnist_cli.errors import CheckpointError, OutputError
+from mnist_cli.errors import OutputError
 from mnist_cli.files import check_writable, write_atomically
-from mnist_cli.train.record import EpochRecord
+from mnist_cli.paths import refuse_directory
 
 if TYPE_CHECKING:
     from mnist_cli.data.catalog import Dataset
-
-FORMAT = "mnist-cli-checkpoint"
-FORMAT_VERSION = 2  # 2: adds `training` (resume state) and `sha256`
 
 
 def payload_sha256(data: dict[str, Any]) -> str:
@@ -89,8 +87,7 @@ def prepare_checkpoint_path(path: Path) -> None:
     """Before training starts, make sure `path` can be written (so a mistake costs no epoch),
     and delete the temporary files that a killed run left beside it."""
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"--checkpoint {path} is a directory: give a file name")
+    refuse_directory(path)
     check_writable(path, "checkpoint")
 
 

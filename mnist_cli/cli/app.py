@@ -80,10 +80,3 @@ def root(
 ) -> None:
     """The whole MNIST workflow in one command: download, train, evaluate, predict."""
     ctx.obj = Output.create(quiet=quiet, debug=debug)
-
-
-def main() -> None:
-    """Entry point of scripts installed before `mnist_cli.__main__:main` took the role."""
-    from mnist_cli.__main__ import main as entry_point
-
-    entry_point()

@@ -1,6 +1,6 @@
 """The command line's side of data-parallel training: `--nproc N`, which starts the same command
-as N ranks on this machine, and the rule that under torchrun only rank 0 speaks and only rank 0
-checks, locks and writes the checkpoint."""
+as N ranks on this machine, and the rule that under torchrun only rank 0 speaks (which outputs
+rank 0 checks and locks: cli/train_outputs.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,7 +15,6 @@ import typer
 from mnist_cli.cli.options import RUNTIME
 from mnist_cli.cli.output import DEBUG_ENV, Output
 from mnist_cli.errors import ClusterError, Interrupted, MnistError
-from mnist_cli.paths import train_outputs
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint.read import Checkpoint
@@ -36,26 +34,6 @@ Nproc = Annotated[
 ]
 
 COMMAND = "train"
-
-
-@contextmanager
-def rank_outputs(
-    nproc: int | None, checkpoint: Path, plot: Path | None, resume: bool
-) -> Iterator[Cluster]:
-    """This process's place in the run (torchrun's environment, read before torch is imported)
-    and, on rank 0, train's outputs checked and the checkpoint locked while inside
-    (train_outputs). The other ranks write nothing, so they check nothing and take no lock:
-    rank 0 holds it. `--nproc` checks before it starts its ranks and leaves the lock to their
-    rank 0."""
-    from mnist_cli.train.cluster import from_environment
-
-    cluster = from_environment()
-    if not cluster.is_main:
-        yield cluster
-        return
-    launches = nproc is not None and nproc > 1 and not cluster.distributed
-    with train_outputs(checkpoint, plot, resume, lock=not launches):
-        yield cluster
 
 
 @contextmanager
@@ -81,7 +59,7 @@ def announce(output: Output, cluster: Cluster, config: TrainConfig) -> None:
     """Under torchrun, rank 0 says how the run is split before it starts."""
     if cluster.distributed:
         from mnist_cli.config import for_device
-        from mnist_cli.train.runtime import resolve_device
+        from mnist_cli.inference.device import resolve_device
 
         batch_size = for_device(config, resolve_device(config.device).type).batch_size
         output.note(

@@ -16,8 +16,8 @@ from mnist_cli.config import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
 from mnist_cli.paths import check_checkpoint_file, check_distinct
 
 if TYPE_CHECKING:
-    from mnist_cli.classifier import Classifier
     from mnist_cli.evaluate.scoring import Evaluation
+    from mnist_cli.inference.card import Classifier
 
 MAX_GALLERY = 1000  # digits --errors draws at most
 
@@ -81,22 +81,22 @@ def evaluate(
     output = output_of(ctx, quiet)
     paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():
-        from mnist_cli.classifier import is_export, open_classifier
         from mnist_cli.cli.plot import check_plot, plot_reliability
         from mnist_cli.evaluate.gallery import check_gallery_path, save_gallery
+        from mnist_cli.inference.loader import is_export, open_classifier
 
         if errors:
             check_gallery_path(errors)
         if reliability:
             check_plot(reliability, "--reliability")
         for path in paths:  # before torch is imported: a typo costs no time
-            if not is_export(path):  # an export is checked as it loads (export/runtime.py)
+            if not is_export(path):  # an export is checked as it loads (inference/onnx_model.py)
                 check_checkpoint_file(path)
         inputs = {"the checkpoint" + (f" {p}" if len(paths) > 1 else ""): p for p in paths}
         check_distinct({"--errors": errors, "--reliability": reliability}, inputs)
         from mnist_cli.data.store import get_dataset
-        from mnist_cli.ensemble import check_ensemble, describe
         from mnist_cli.evaluate.scoring import evaluate_checkpoints
+        from mnist_cli.inference.ensemble import check_ensemble, describe
 
         loaded = [open_classifier(path, device) for path in paths]
         check_ensemble(loaded, paths)

@@ -16,9 +16,9 @@ from mnist_cli.cli.report import percent
 from mnist_cli.evaluate.metrics import ClassScore, Metrics, most_confused
 
 if TYPE_CHECKING:
-    from mnist_cli.classifier import Classifier
     from mnist_cli.data.catalog import Dataset
     from mnist_cli.evaluate.scoring import Evaluation
+    from mnist_cli.inference.card import Classifier
 
 CONFUSED_PAIRS = 5  # pairs listed under the matrix
 

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mnist_cli.cli.options import OUTPUT, DataDir, Json, Quiet, choices
+from mnist_cli.cli.options import OUTPUT, DataDir, Json, Quiet, checkpoint_argument, choices
 from mnist_cli.cli.output import Output, output_of
 from mnist_cli.config import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, ExportFormat
 
@@ -27,9 +27,7 @@ EXAMPLES = (
 
 def export(
     ctx: typer.Context,
-    checkpoint: Annotated[
-        Path, typer.Argument(metavar="CHECKPOINT", help="The checkpoint to export.")
-    ] = DEFAULT_CHECKPOINT,
+    checkpoint: checkpoint_argument("The checkpoint to export.") = DEFAULT_CHECKPOINT,
     format_name: Annotated[
         ExportFormat,
         typer.Option(

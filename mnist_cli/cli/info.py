@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mnist_cli.cli.options import Json, Quiet
+from mnist_cli.cli.options import Json, Quiet, checkpoint_argument
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.report import info_report
 from mnist_cli.config import DEFAULT_CHECKPOINT
@@ -27,9 +27,7 @@ EXAMPLES = (
 
 def info(
     ctx: typer.Context,
-    checkpoint: Annotated[
-        Path, typer.Argument(metavar="CHECKPOINT", help="The checkpoint to describe.")
-    ] = DEFAULT_CHECKPOINT,
+    checkpoint: checkpoint_argument("The checkpoint to describe.") = DEFAULT_CHECKPOINT,
     as_config: Annotated[
         bool,
         typer.Option(

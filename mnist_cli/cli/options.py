@@ -72,3 +72,9 @@ Quiet = Annotated[
         rich_help_panel=OUTPUT,
     ),
 ]
+
+
+def checkpoint_argument(help: str):
+    """The CHECKPOINT argument of a command that reads one (export, info, serve): a path,
+    ckpt.pt when left out; `help` says what the command does with it."""
+    return Annotated[Path, typer.Argument(metavar="CHECKPOINT", help=help)]

@@ -14,8 +14,8 @@ from mnist_cli.errors import MnistError, OutputError
 from mnist_cli.files import write_atomically
 
 if TYPE_CHECKING:
+    from mnist_cli.checkpoint.format import EpochRecord
     from mnist_cli.evaluate.calibration import Calibration
-    from mnist_cli.train.record import EpochRecord
 
 FORMATS = (".png", ".svg", ".pdf")
 MISSING = "{option} needs matplotlib, which is not installed: pip install 'mnist-cli[plot]'"

@@ -95,16 +95,16 @@ def predict(
     output = output_of(ctx, quiet)
     paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():
-        from mnist_cli.classifier import is_export, open_classifier
+        from mnist_cli.inference.loader import is_export, open_classifier
 
         for path in paths:  # before torch is imported: a typo costs no time
-            if not is_export(path):  # an export is checked as it loads (export/runtime.py)
+            if not is_export(path):  # an export is checked as it loads (inference/onnx_model.py)
                 check_checkpoint_file(path)
         from mnist_cli.predict.sources import expand_sources, stdin_reader
 
         sources = expand_sources(images, stdin_reader(sys.stdin))
         from mnist_cli.data.store import find_dataset
-        from mnist_cli.ensemble import check_ensemble, describe
+        from mnist_cli.inference.ensemble import check_ensemble, describe
         from mnist_cli.predict.pipeline import predict_files
         from mnist_cli.predict.pipeline import save_preprocessed as save
 

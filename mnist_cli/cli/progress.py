@@ -25,7 +25,7 @@ from mnist_cli.cli.output import Output
 from mnist_cli.cli.report import epoch_line
 
 if TYPE_CHECKING:
-    from mnist_cli.train.record import EpochRecord
+    from mnist_cli.checkpoint.format import EpochRecord
 
 PLAIN_EVERY = 0.25  # fraction of an epoch between plain progress lines
 TRAIN_REFRESH = 4  # redraws of the training bars a second: each one takes the GIL from the loop

@@ -14,10 +14,10 @@ from rich.table import Table
 from mnist_cli.cli.output import Output
 
 if TYPE_CHECKING:
+    from mnist_cli.checkpoint.format import EpochRecord
     from mnist_cli.checkpoint.read import Checkpoint
     from mnist_cli.data.download import FileResult
     from mnist_cli.train.loop import TrainResult
-    from mnist_cli.train.record import EpochRecord
 
 SPARKS = "▁▂▃▄▅▆▇█"
 

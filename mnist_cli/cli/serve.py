@@ -5,12 +5,11 @@ from __future__ import annotations
 import ipaddress
 import time
 import webbrowser
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mnist_cli.cli.options import Quiet
+from mnist_cli.cli.options import Quiet, checkpoint_argument
 from mnist_cli.cli.output import Output, output_of
 from mnist_cli.config import DEFAULT_CHECKPOINT
 from mnist_cli.errors import CheckpointError, Terminated
@@ -24,9 +23,7 @@ EXAMPLES = (
 
 def serve(
     ctx: typer.Context,
-    checkpoint: Annotated[
-        Path, typer.Argument(metavar="CHECKPOINT", help="The checkpoint that answers.")
-    ] = DEFAULT_CHECKPOINT,
+    checkpoint: checkpoint_argument("The checkpoint that answers.") = DEFAULT_CHECKPOINT,
     host: Annotated[
         str,
         typer.Option(
@@ -47,7 +44,7 @@ def serve(
     """Serve a page to draw digits on and an HTTP API (POST /api/predict) until Ctrl-C."""
     output = output_of(ctx, quiet)
     with output.handled():
-        from mnist_cli.classifier import is_export
+        from mnist_cli.inference.loader import is_export
 
         if is_export(checkpoint):
             raise CheckpointError(

@@ -12,7 +12,6 @@ from mnist_cli.cli.distributed import (
     Nproc,
     announce,
     rank_errors,
-    rank_outputs,
     run_on_processes,
 )
 from mnist_cli.cli.download import ensure_data
@@ -53,6 +52,7 @@ from mnist_cli.cli.train_options import (
     WeightDecay,
     Width,
 )
+from mnist_cli.cli.train_outputs import claim_train_outputs
 from mnist_cli.config import (
     DEFAULT_CHECKPOINT,
     DEFAULT_DATA_DIR,
@@ -110,7 +110,7 @@ def train(
     output = output_of(ctx, quiet)
     # Before torch is imported: no file of the user's is replaced; one run per checkpoint.
     # Under torchrun, rank 0 alone checks and locks them; it alone speaks.
-    with output.handled(), rank_outputs(nproc, checkpoint, plot, resume) as cluster:
+    with output.handled(), claim_train_outputs(nproc, checkpoint, plot, resume) as cluster:
         config, given = train_config(ctx, config_file)
         check_threads(config.threads)
         check_start(config, resume, tensorboard)

@@ -21,6 +21,7 @@ from mnist_cli.config import (
     PrecisionName,
     ScheduleName,
 )
+from mnist_cli.models import models_taking
 
 
 def _per_optimizer(defaults: dict) -> str:
@@ -110,7 +111,7 @@ Width = Annotated[
         "--width",
         "N",
         MODEL,
-        "cnn channels (x2 in conv 2).",
+        f"{' and '.join(models_taking('width'))} channels (x2 in conv 2).",
     ),
 ]
 Elastic = Annotated[

@@ -19,6 +19,7 @@ from mnist_cli.cli.report import percent
 from mnist_cli.cli.train_options import ModelOption, Optimizer, Seed, Threads, ValSplit
 from mnist_cli.config import DEFAULT_DATA_DIR, TrainConfig, check_threads
 from mnist_cli.errors import Interrupted, MnistError
+from mnist_cli.models import MODELS
 
 if TYPE_CHECKING:
     from mnist_cli.tune.study import TrialRow
@@ -38,6 +39,13 @@ PARAMS = {  # the searched settings: column heading and format
     "label_smoothing": ("smooth", "{:.3f}"),
     "width": ("width", "{}"),
 }
+
+
+def _column(name: str) -> tuple[str, str]:
+    """A searched setting's heading and format; a model's own setting shows by its name."""
+    return PARAMS.get(name, (name.replace("_", " "), "{}"))
+
+
 STATES = {"complete": "done", "pruned": "pruned", "failed": "failed"}
 
 
@@ -154,8 +162,11 @@ class TrialTable:
 
     def __init__(self, output: Output, base: TrainConfig) -> None:
         self.output = output
-        skipped = {"weight_decay": base.optimizer != "adamw", "width": base.model != "cnn"}
-        self.params = [name for name in PARAMS if not skipped.get(name)]
+        searched = ["lr", "batch_size", "label_smoothing", *MODELS[base.model].tunable]
+        if base.optimizer == "adamw":
+            searched.append("weight_decay")
+        self.params = [name for name in PARAMS if name in searched]
+        self.params += [name for name in searched if name not in PARAMS]
         self.rows: list[TrialRow] = []
         self.live: Live | None = None
         self.last: int | None = None
@@ -180,7 +191,7 @@ class TrialTable:
         else:
             cells = self.cells(row)
             settings = ", ".join(
-                f"{PARAMS[name][0]} {value}"
+                f"{_column(name)[0]} {value}"
                 for name, value in zip(self.params, cells[3:-1], strict=True)
             )
             self.output.note(
@@ -199,7 +210,7 @@ class TrialTable:
         for heading in ["trial", "state", "val acc"]:
             table.add_column(heading, justify="right")
         for name in self.params:
-            table.add_column(PARAMS[name][0], justify="right")
+            table.add_column(_column(name)[0], justify="right")
         table.add_column("s", justify="right")
         for row in self.rows:
             table.add_row(*self.cells(row), style="bold" if row.number == row.best_number else "")
@@ -208,7 +219,7 @@ class TrialTable:
     def cells(self, row: TrialRow) -> list[str]:
         accuracy = "-" if row.val_accuracy is None else percent(row.val_accuracy)
         params = [
-            PARAMS[name][1].format(row.params[name]) if name in row.params else "-"
+            _column(name)[1].format(row.params[name]) if name in row.params else "-"
             for name in self.params
         ]
         return [str(row.number), STATES[row.state], accuracy, *params, f"{row.seconds:.0f}"]

@@ -1,7 +1,7 @@
 """Scoring a model on a labelled split: during training (each epoch's test pass) and for
 `mnist evaluate`, which scores one model or an ensemble on the test set with the probabilities
 it shows (temperatures applied), their calibration, and the most confident mistakes with their
-images. A model is a checkpoint or its ONNX export (classifier.py); an export imports no torch."""
+images. A model is a checkpoint or its ONNX export (inference/); an export imports no torch."""
 
 from __future__ import annotations
 
@@ -11,22 +11,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_cli.classifier import classifiers_of
 from mnist_cli.data.store import LabelledImages, get_dataset, load_split_arrays
-from mnist_cli.ensemble import log_probabilities, probabilities
 from mnist_cli.evaluate.calibration import Calibration, calibration
 from mnist_cli.evaluate.metrics import Metrics, Mistake, score, worst_mistakes
+from mnist_cli.inference.ensemble import log_probabilities, probabilities
+from mnist_cli.inference.loader import classifiers_of
 
 if TYPE_CHECKING:
     from torch import nn
 
     from mnist_cli.checkpoint.read import Checkpoint
-    from mnist_cli.classifier import Classifier
+    from mnist_cli.inference.card import Classifier
 
 
 def evaluate(model: nn.Module, split: LabelledImages, num_classes: int) -> Metrics:
     """Score `model` on a split already normalised and on the model's device."""
-    from mnist_cli.models import predict_logits
+    from mnist_cli.inference.torch_model import predict_logits
 
     return score(predict_logits(model, split.images), split.labels, num_classes)
 

@@ -21,9 +21,9 @@ def default_path(source: Path, format_name: str) -> Path:
 def is_our_export(path: Path) -> bool:
     """A regular file that `mnist export` wrote: its metadata names our format (in the ONNX
     metadata_props or the safetensors header)."""
-    from mnist_cli.export.metadata import FORMAT
-    from mnist_cli.export.runtime import MAX_BYTES
     from mnist_cli.files import Unreadable, read_bounded
+    from mnist_cli.inference.export_info import FORMAT
+    from mnist_cli.inference.onnx_model import MAX_BYTES
 
     try:
         return FORMAT.encode() in read_bounded(path, MAX_BYTES)

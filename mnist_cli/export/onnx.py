@@ -13,14 +13,8 @@ import numpy as np
 
 from mnist_cli.data.store import find_dataset, load_split_arrays, missing_files
 from mnist_cli.errors import ExportError, MnistError
-from mnist_cli.export.metadata import (
-    INPUT_NAME,
-    OUTPUT_NAME,
-    SEAL_KEY,
-    SEAL_PLACEHOLDER,
-    export_metadata,
-    seal,
-)
+from mnist_cli.export.metadata import export_metadata, seal
+from mnist_cli.inference.export_info import INPUT_NAME, OUTPUT_NAME, SEAL_KEY, SEAL_PLACEHOLDER
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint.read import Checkpoint
@@ -108,8 +102,8 @@ def max_difference(checkpoint: Checkpoint, data: bytes, path: Path, images: Chec
     torch's, on the check images."""
     import tempfile
 
-    from mnist_cli.classifier import TorchClassifier
-    from mnist_cli.export.runtime import load_onnx
+    from mnist_cli.inference.onnx_model import load_onnx
+    from mnist_cli.inference.torch_model import TorchClassifier
 
     with tempfile.TemporaryDirectory() as folder:  # loaded exactly as predict will load it
         candidate = Path(folder) / path.name

@@ -1,5 +1,5 @@
 """Predicting the class in users' images with a loaded model (a checkpoint on torch or its ONNX
-export, classifier.py), or an ensemble of them: read each source, prepare it as the model's
+export, inference/), or an ensemble of them: read each source, prepare it as the model's
 dataset was prepared, one batch through the model (or each model of an ensemble), its calibrated
 probabilities; and keeping what it saw. Imports no torch."""
 
@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from mnist_cli.classifier import Classifier, classifiers_of
 from mnist_cli.data.store import find_dataset
-from mnist_cli.ensemble import probabilities
 from mnist_cli.errors import ImageError, OutputError
 from mnist_cli.files import create_new
+from mnist_cli.inference.card import Classifier
+from mnist_cli.inference.ensemble import probabilities
+from mnist_cli.inference.loader import classifiers_of
 from mnist_cli.predict.fashion import to_fashion
 from mnist_cli.predict.handwriting import to_mnist
 from mnist_cli.predict.read import read_image

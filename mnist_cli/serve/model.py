@@ -1,5 +1,5 @@
 """The model `mnist serve` answers with: the checkpoint opened as `mnist predict` opens it (its
-verified `ckpt.onnx` when there is one, classifier.py), what `mnist info` says of it, and an
+verified `ckpt.onnx` when there is one, inference/loader.py), what `mnist info` says of it, and an
 image's answer as a row of `mnist predict --json` with the 28x28 the model saw added."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from mnist_cli.classifier import Classifier, TorchClassifier
 from mnist_cli.documents import checkpoint_info, prediction_row
 from mnist_cli.errors import ImageError
+from mnist_cli.inference.card import Classifier
+from mnist_cli.inference.loader import open_classifier
 from mnist_cli.predict.pipeline import predict_files
 from mnist_cli.predict.sources import Source
 
@@ -32,12 +33,12 @@ class ServedModel:
     def open(cls, checkpoint: Path) -> ServedModel:
         """Load the checkpoint (a CheckpointError if it is not one of ours) and its info."""
         from mnist_cli.checkpoint.read import load_checkpoint
-        from mnist_cli.export.runtime import matching_export
 
         loaded = load_checkpoint(checkpoint)
         info = checkpoint_info(checkpoint, loaded, checkpoint.stat().st_size)
         # As predict: the export made from exactly this file answers, else torch does.
-        return cls(checkpoint, matching_export(checkpoint) or TorchClassifier.of(loaded), info)
+        classifier = open_classifier(checkpoint, use_export_beside=True, loaded=loaded)
+        return cls(checkpoint, classifier, info)
 
     def answer(self, name: str, data: bytes) -> dict[str, Any]:
         """The row `mnist predict --json` gives for these bytes, plus `input`; an ImageError

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from mnist_cli.checkpoint.format import EpochRecord
 from mnist_cli.checkpoint.read import Checkpoint
 from mnist_cli.checkpoint.write import prepare_checkpoint_path
 from mnist_cli.config import TrainConfig, check_config, for_device
@@ -22,10 +23,10 @@ from mnist_cli.errors import Interrupted, MnistError
 from mnist_cli.evaluate.scoring import evaluate
 from mnist_cli.train import distributed, state
 from mnist_cli.train.augment import augmentation_of
-from mnist_cli.train.cluster import from_environment
+from mnist_cli.train.cluster import Cluster, from_environment
 from mnist_cli.train.graphs import graph_backend
 from mnist_cli.train.init_from import initial_weights
-from mnist_cli.train.record import EpochRecord, RunRecord
+from mnist_cli.train.record import RunRecord
 from mnist_cli.train.resume import EpochProgress, resume_command
 from mnist_cli.train.runtime import Stopwatch, runtime_for
 from mnist_cli.train.state import Run, StepFn
@@ -123,25 +124,67 @@ def train(
     that `resume` holds. When `should_stop()` turns true, the step in progress finishes, the
     checkpoint is saved, and Interrupted is raised."""
     started = time.perf_counter()
+    where = _Where(Path(checkpoint_path), data_dir, from_environment())
+    run, data, splits = _set_up(config, where, resume)
+    run.on_step = on_step
+    stop = distributed.agreed(should_stop or _never, where.cluster, run.runtime.device)
+    try:
+        _run_epochs(run, data, splits, where.checkpoint, on_epoch, stop)
+    except (KeyboardInterrupt, RuntimeError, _Stopped) as failure:
+        explained = _explained(failure, run, where)
+        if explained is failure:
+            raise
+        raise explained from None
+    finally:
+        run.net = run.model  # DDP's reducer holds the process group: let it go first
+        distributed.leave(where.cluster)
+    return TrainResult(
+        history=run.history,
+        checkpoint=where.checkpoint,
+        device=str(run.runtime.device),
+        threads=run.runtime.threads,
+        parameters=sum(p.numel() for p in run.model.parameters()),
+        seconds=time.perf_counter() - started,
+        config=run.config,
+        temperature=run.temperature,
+        world_size=where.cluster.world_size,
+        batch_norm=distributed.batch_norm_note(run.model, where.cluster),
+    )
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a run writes and reads, and its place among the ranks."""
+
+    checkpoint: Path
+    data_dir: Path
+    cluster: Cluster
+
+
+def _set_up(
+    config: TrainConfig, where: _Where, resume: Checkpoint | None
+) -> tuple[Run, TrainData, tuple[LabelledImages, LabelledImages | None]]:
+    """Everything before the first step: the config checked, the checkpoint's path made ready
+    (by the rank that writes it), the ranks joined, the splits on the device, and the run's
+    state, fresh or resumed. Returns the run, its training data and its (test, validation)."""
     check_config(config)
-    checkpoint_path = Path(checkpoint_path)
-    cluster = from_environment()
+    cluster = where.cluster
     if cluster.is_main:  # the one rank that writes it
-        prepare_checkpoint_path(checkpoint_path)
-    distributed.check_resume(resume, cluster, checkpoint_path)
+        prepare_checkpoint_path(where.checkpoint)
+    distributed.check_resume(resume, cluster, where.checkpoint)
     dataset = get_dataset(config.dataset)
     initial = initial_weights(config, dataset) if resume is None else None  # before the data
     runtime = distributed.join(cluster, runtime_for(config))
     config = for_device(config, runtime.device.type)
     config = dataclasses.replace(config, threads=runtime.threads)  # recorded as it ran
-    train_images, train_labels = load_split(dataset, data_dir, "train")
+    train_images, train_labels = load_split(dataset, where.data_dir, "train")
     (train_images, train_labels), validation = hold_out_validation(
         train_images, train_labels, config, dataset, runtime.device
     )
     train_images, train_labels = with_closed_fours(
         train_images, train_labels, config.closed_fours, config.seed, four_of(dataset.class_names)
     )
-    test_split = load_normalised(dataset, data_dir, "test", runtime.device)
+    test_split = load_normalised(dataset, where.data_dir, "test", runtime.device)
     data = TrainData(
         train_images.to(runtime.device),
         train_labels.to(runtime.device),
@@ -150,54 +193,37 @@ def train(
         augmentation_of(config),
     )
     run = state.start(config, runtime, dataset, len(data), resume, cluster, initial=initial)
-    run.on_step = on_step
     # Every rank decides as rank 0, which sees the checkpoint (other nodes may not).
-    [run.keep_old] = distributed.from_main([resume is None and checkpoint_path.exists()], cluster)
-    stop = distributed.agreed(should_stop or _never, cluster, runtime.device)
-    try:
-        splits = (test_split, validation)
-        _run_epochs(run, data, splits, checkpoint_path, on_epoch, stop)
-    except KeyboardInterrupt:
+    fresh_over_old = resume is None and where.checkpoint.exists()
+    [run.keep_old] = distributed.from_main([fresh_over_old], cluster)
+    return run, data, (test_split, validation)
+
+
+def _explained(failure: BaseException, run: Run, where: _Where) -> BaseException:
+    """The one place a run's failure becomes what the user reads: what was kept and how to go
+    on after Ctrl-C or a stop, a lost peer, or memory; `failure` itself where none applies."""
+    checkpoint, cluster = where.checkpoint, where.cluster
+    go_on = f"`{resume_command(checkpoint, where.data_dir, cluster.world_size)}`"
+    if isinstance(failure, KeyboardInterrupt):
         kept = (
-            f"{checkpoint_path} holds epoch {run.history[-1].epoch}; continue with "
-            f"`{resume_command(checkpoint_path, data_dir, cluster.world_size)}`"
+            f"{checkpoint} holds epoch {run.history[-1].epoch}; continue with {go_on}"
             if run.history
-            else state.nothing_saved(run, checkpoint_path)
+            else state.nothing_saved(run, checkpoint)
         )
-        raise Interrupted(f"interrupted during epoch {len(run.history) + 1}: {kept}") from None
-    except RuntimeError as error:  # torch.OutOfMemoryError is one too
-        lost = distributed.translated(error, cluster)  # a peer gone inside DDP's all-reduce
-        if lost is not error:
-            raise lost from None
-        if not _out_of_memory(error):
-            raise
-        raise MnistError(
-            f"out of memory on {runtime.device} with --batch-size {config.batch_size}:"
-            " try a smaller --batch-size"
-        ) from None
-    except _Stopped as stopped:
+        return Interrupted(f"interrupted during epoch {len(run.history) + 1}: {kept}")
+    if isinstance(failure, _Stopped):
         if run.keep_old and not run.history:
-            kept = state.nothing_saved(run, checkpoint_path)
-            raise Interrupted(f"stopped {stopped}: {kept}") from None
-        raise Interrupted(
-            f"stopped {stopped}: saved to {checkpoint_path}; continue with "
-            f"`{resume_command(checkpoint_path, data_dir, cluster.world_size)}`"
-        ) from None
-    finally:
-        run.net = run.model  # DDP's reducer holds the process group: let it go first
-        distributed.leave(cluster)
-    return TrainResult(
-        history=run.history,
-        checkpoint=checkpoint_path,
-        device=str(runtime.device),
-        threads=runtime.threads,
-        parameters=sum(p.numel() for p in run.model.parameters()),
-        seconds=time.perf_counter() - started,
-        config=config,
-        temperature=run.temperature,
-        world_size=cluster.world_size,
-        batch_norm=distributed.batch_norm_note(run.model, cluster),
-    )
+            return Interrupted(f"stopped {failure}: {state.nothing_saved(run, checkpoint)}")
+        return Interrupted(f"stopped {failure}: saved to {checkpoint}; continue with {go_on}")
+    lost = distributed.translated(failure, cluster)  # a peer gone inside DDP's all-reduce
+    if lost is not failure:
+        return lost
+    if _out_of_memory(failure):  # torch.OutOfMemoryError is a RuntimeError too
+        return MnistError(
+            f"out of memory on {run.runtime.device} with --batch-size {run.config.batch_size}:"
+            " try a smaller --batch-size"
+        )
+    return failure
 
 
 def _out_of_memory(error: RuntimeError) -> bool:

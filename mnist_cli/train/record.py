@@ -6,34 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from mnist_cli.checkpoint.format import EpochRecord, record_path
 from mnist_cli.errors import OutputError
 from mnist_cli.files import write_atomically
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """What one epoch achieved: a row of the history and a line of the run record."""
-
-    epoch: int
-    train_loss: float
-    test_loss: float
-    test_accuracy: float  # fraction in [0, 1]
-    lr: float  # learning rate at the end of the epoch
-    seconds: float  # training and test pass of this epoch
-    train_seconds: float  # the training steps alone (timed with CUDA events on a GPU)
-    # On the validation split (held out of the training images); None without one.
-    val_loss: float | None = None
-    val_accuracy: float | None = None  # fraction in [0, 1]
-
-
-def record_path(checkpoint_path: Path) -> Path:
-    """`runs/a.pt` -> `runs/a.jsonl` (never the checkpoint itself, whatever its name)."""
-    checkpoint_path = Path(checkpoint_path)
-    path = checkpoint_path.with_suffix(".jsonl")
-    return path if path != checkpoint_path else checkpoint_path.with_name(path.name + ".jsonl")
 
 
 class RunRecord:

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mnist_cli.checkpoint.format import EpochRecord
 from mnist_cli.checkpoint.read import Checkpoint
 from mnist_cli.checkpoint.write import make_checkpoint, save_checkpoint
 from mnist_cli.config import TrainConfig
@@ -22,7 +23,7 @@ from mnist_cli.train import distributed
 from mnist_cli.train.cluster import Cluster
 from mnist_cli.train.interrupts import signals_deferred
 from mnist_cli.train.optim import make_optimizer, make_schedule
-from mnist_cli.train.record import EpochRecord, RunRecord
+from mnist_cli.train.record import RunRecord
 from mnist_cli.train.resume import EpochProgress, capture, check_progress, restore
 from mnist_cli.train.runtime import Runtime, prepare_model
 from mnist_cli.train.steps import Stepper

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from mnist_cli.errors import MnistError, OutputError
 
 if TYPE_CHECKING:
+    from mnist_cli.checkpoint.format import EpochRecord
     from mnist_cli.config import TrainConfig
-    from mnist_cli.train.record import EpochRecord
 
 MISSING = (
     "--tensorboard needs tensorboard, which is not installed: pip install 'mnist-cli[tensorboard]'"

@@ -16,7 +16,7 @@ from mnist_cli.data.store import LabelledImages, normalise
 from mnist_cli.errors import MnistError
 from mnist_cli.evaluate.calibration import fit_temperature
 from mnist_cli.evaluate.metrics import score
-from mnist_cli.models import predict_logits
+from mnist_cli.inference.torch_model import predict_logits
 
 MAX_SHARE = 10  # at most one training image in MAX_SHARE is held out
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import optuna
 
+from mnist_cli.checkpoint.format import EpochRecord
 from mnist_cli.config import TrainConfig
 from mnist_cli.errors import Interrupted, MnistError
 from mnist_cli.train.loop import train
-from mnist_cli.train.record import EpochRecord
 from mnist_cli.tune.space import suggest
 
 

@@ -1,5 +1,6 @@
-"""What `mnist tune` searches: learning rate, weight decay, batch size, label smoothing and the
-cnn's width, around the defaults of config.py. Everything else stays as the command says."""
+"""What `mnist tune` searches: learning rate, weight decay, batch size and label smoothing around
+the defaults of config.py, and what the model's registry entry names (models.py: the cnn's
+width). Everything else stays as the command says."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mnist_cli.config import TrainConfig
+from mnist_cli.models import MODELS
 
 if TYPE_CHECKING:
     import optuna
@@ -16,7 +18,6 @@ LEARNING_RATES = {"adamw": (1e-3, 3e-2, True), "sgd": (1e-2, 0.3, True)}
 WEIGHT_DECAY = (1e-5, 1e-2, True)
 BATCH_SIZES = (64, 128, 256)
 LABEL_SMOOTHING = (0.0, 0.2, False)
-WIDTHS = (16, 24, 32)
 
 
 def _number(trial: optuna.Trial, name: str, bounds: tuple[float, float, bool]) -> float:
@@ -26,7 +27,7 @@ def _number(trial: optuna.Trial, name: str, bounds: tuple[float, float, bool]) -
 
 def suggest(trial: optuna.Trial, base: TrainConfig) -> TrainConfig:
     """`base` with the settings this trial tries. The weight decay is searched for adamw only
-    (sgd does not use it), the width for the cnn only."""
+    (sgd does not use it); a model's own settings as its registry entry says."""
     changes = {
         "lr": _number(trial, "lr", LEARNING_RATES[base.optimizer]),
         "batch_size": trial.suggest_categorical("batch_size", BATCH_SIZES),
@@ -34,6 +35,6 @@ def suggest(trial: optuna.Trial, base: TrainConfig) -> TrainConfig:
     }
     if base.optimizer == "adamw":
         changes["weight_decay"] = _number(trial, "weight_decay", WEIGHT_DECAY)
-    if base.model == "cnn":
-        changes["width"] = trial.suggest_categorical("width", WIDTHS)
+    for name, values in MODELS[base.model].tunable.items():
+        changes[name] = trial.suggest_categorical(name, values)
     return replace(base, **changes)

@@ -1,5 +1,5 @@
 """Models read together: each model's probabilities, with its own temperature applied
-(classifier.softmax), averaged over the models. Serves `evaluate` and `predict`, for one model
+(card.softmax), averaged over the models. Serves `evaluate` and `predict`, for one model
 or an ensemble of several trained on the same dataset, whichever runtime runs each member
 (a checkpoint on torch, an ONNX export on onnxruntime). numpy only: imports no torch."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_cli.classifier import Classifier, ModelCard, softmax
 from mnist_cli.errors import MnistError
+from mnist_cli.inference.card import Classifier, ModelCard, softmax
 
 
 def check_ensemble(models: Sequence[ModelCard | Classifier], paths: Sequence[Path]) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from mnist_cli.classifier import ModelCard, card_of
 from mnist_cli.data.store import normalise_array
 from mnist_cli.errors import CheckpointError
-from mnist_cli.export.metadata import (
+from mnist_cli.inference.card import ModelCard, card_of
+from mnist_cli.inference.export_info import (
     INPUT_NAME,
     OUTPUT_NAME,
     ExportInfo,
@@ -29,7 +29,7 @@ RUNTIME_INSTALL = "pip install onnxruntime"
 
 @dataclass(frozen=True)
 class OnnxModel(ModelCard):
-    """A checked export and its onnxruntime session; a Classifier (classifier.py), as a
+    """A checked export and its onnxruntime session; a Classifier (inference/card.py), as a
     checkpoint is, so predict and evaluate take either."""
 
     path: Path = Path()

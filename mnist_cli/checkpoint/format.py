@@ -1,0 +1,76 @@
+"""What a checkpoint file is, importable without torch: the format marker and version, the
+`EpochRecord` its history holds, the run record's name beside it, and the header sniff that
+tells one of ours from any other file before torch is loaded.
+
+A checkpoint is one `torch.save` file (a zip archive; `data.pkl` holds every plain value) of a
+dict with these keys, written by `write.make_checkpoint` and checked field by field by
+`read.load_checkpoint`; no other code reads the dict:
+
+- `format`, `format_version`: FORMAT and FORMAT_VERSION below. A field that changes the meaning
+  of older files bumps the version; a newer optional field does not (read supplies its default).
+- `model`: `{"name": a key of models.MODELS, "kwargs": the constructor's keyword arguments}`.
+- `state_dict`: the weights, on the CPU, as tensors only (read through torch's weights-only
+  loader: a checkpoint can never run code).
+- `normalization`: `{"mean", "std"}` the images were normalised with; `dataset`, the registry
+  name in data/catalog.py; `class_names`, in the order of the logits.
+- `config`: `asdict(TrainConfig)`, everything that decided the run; `history`: one
+  `asdict(EpochRecord)` per finished epoch.
+- `training`: the state to resume from exactly (train/resume.py), or None.
+- `temperature`: divides the logits before the softmax, fitted on the validation split.
+- `torch_version`, `mnist_cli_version`, `created` (ISO 8601, UTC): where it came from.
+- `sha256`: the SHA-256 of every other field (write.payload_sha256), checked on every load, so a
+  damaged or altered file is refused rather than half-read.
+
+Beside `ckpt.pt`, a run leaves its record `ckpt.jsonl` (one EpochRecord a line, train/record.py)
+and its ONNX export `ckpt.onnx` (export/); neither is needed to load the checkpoint.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMAT = "mnist-cli-checkpoint"
+FORMAT_VERSION = 2  # 2: adds `training` (resume state) and `sha256`
+# The marker as the pickle in data.pkl stores it (a plain string), and that pickle's bound: it
+# holds the config and the history, never a tensor.
+MARKER = FORMAT.encode("ascii")
+MAX_HEADER = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch achieved: a row of the history and a line of the run record."""
+
+    epoch: int
+    train_loss: float
+    test_loss: float
+    test_accuracy: float  # fraction in [0, 1]
+    lr: float  # learning rate at the end of the epoch
+    seconds: float  # training and test pass of this epoch
+    train_seconds: float  # the training steps alone (timed with CUDA events on a GPU)
+    # On the validation split (held out of the training images); None without one.
+    val_loss: float | None = None
+    val_accuracy: float | None = None  # fraction in [0, 1]
+
+
+def record_path(checkpoint_path: Path) -> Path:
+    """`runs/a.pt` -> `runs/a.jsonl` (never the checkpoint itself, whatever its name)."""
+    checkpoint_path = Path(checkpoint_path)
+    path = checkpoint_path.with_suffix(".jsonl")
+    return path if path != checkpoint_path else checkpoint_path.with_name(path.name + ".jsonl")
+
+
+def has_checkpoint_header(path: Path) -> bool:
+    """Whether `path` is a torch.save archive with our format marker in its header: read with
+    the standard library alone, within MAX_HEADER, before torch is imported."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            headers = [i for i in archive.infolist() if i.filename.endswith("/data.pkl")]
+            if len(headers) != 1 or headers[0].file_size > MAX_HEADER:
+                return False
+            with archive.open(headers[0]) as header:
+                return MARKER in header.read(MAX_HEADER)
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, RuntimeError):
+        return False
