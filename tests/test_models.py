@@ -5,6 +5,7 @@ config, the batch-size check, tune's search and table, and --help all read the e
 import dataclasses
 import typing
 
+import numpy as np
 import optuna
 import pytest
 
@@ -70,3 +71,31 @@ def test_tune_searches_what_the_entry_names(monkeypatch):
 def test_a_spec_needs_only_its_network():
     spec = ModelSpec(network="MLP", summary="a test")
     assert spec.config_fields == () and spec.min_batch == 1 and spec.tunable == {}
+
+
+class _Linear(networks.nn.Sequential):
+    """A new network, as a contributor would add one: a linear map of the pixels."""
+
+    def __init__(self, num_classes: int = 10, width: int = 8):
+        super().__init__(
+            networks.nn.Flatten(),
+            networks.nn.Linear(28 * 28, width),
+            networks.nn.ReLU(),
+            networks.nn.Linear(width, num_classes),
+        )
+
+
+def test_a_new_model_is_one_entry_plus_its_class(tiny_data, monkeypatch):
+    """Registered here and nowhere else, it trains, is saved, reloads, and answers."""
+    from mnist_cli.inference.loader import open_classifier
+    from mnist_cli.train.loop import train
+
+    monkeypatch.setattr(networks, "Linear", _Linear, raising=False)
+    spec = ModelSpec(network="Linear", summary="a linear test net", config_fields=("width",))
+    monkeypatch.setitem(MODELS, "linear", spec)
+    config = TrainConfig(model="linear", epochs=1, width=12, batch_size=32, val_split=0)
+    result = train(config, tiny_data, tiny_data.parent / "linear.pt")
+    assert result.parameters == 28 * 28 * 12 + 12 + 12 * 10 + 10
+    classifier = open_classifier(result.checkpoint)
+    assert classifier.model_name == "linear"
+    assert classifier.logits(np.zeros((3, 28, 28), np.uint8)).shape == (3, 10)
