@@ -37,6 +37,47 @@ def test_flags_take_no_value_and_their_help_says_so(runner, command):
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
 
 
+COMMANDS = ["download", "train", "evaluate", "predict", "info", "export", "tune", "serve"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_reads_as_words_not_python_types(runner, command):
+    """No `<list[Path]>`, no `{IMAGE}...` in the usage line, no summary broken mid-line."""
+    result = runner.invoke(app(), [command, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "list[" not in text and "<str>" not in text
+    usage = next(line for line in text.splitlines() if "Usage:" in line)
+    assert "{" not in usage and "......" not in usage
+    summary = app().registered_commands[COMMANDS.index(command)].callback.__doc__
+    assert "\n" not in summary.strip(), "a command's summary is one line: Typer keeps its breaks"
+
+
+def test_usage_lines_name_each_argument_once(runner):
+    predict = runner.invoke(app(), ["predict", "--help"], env={"COLUMNS": "80"}).stdout
+    assert "Usage: mnist predict [OPTIONS] IMAGE..." in predict
+    evaluate = runner.invoke(app(), ["evaluate", "--help"], env={"COLUMNS": "80"}).stdout
+    assert "Usage: mnist evaluate [OPTIONS] [CHECKPOINT...]" in evaluate
+    assert "<path>" in evaluate
+
+
+def test_the_top_level_help_offers_shell_completion_and_fits_80_columns(runner):
+    result = runner.invoke(app(), ["--help"], env={"COLUMNS": "80"})
+    assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
+    lines = result.stdout.splitlines()
+    evaluate = lines.index(next(line for line in lines if line.startswith("│ evaluate ")))
+    predict = lines.index(next(line for line in lines if line.startswith("│ predict ")))
+    assert predict - evaluate == 2  # its summary wrapped by the table alone, no stray break
+
+
+def test_config_is_beside_help_not_in_a_panel_of_one_kind(runner):
+    lines = runner.invoke(app(), ["train", "--help"], env={"COLUMNS": "80"}).stdout.splitlines()
+    options = lines.index(next(line for line in lines if line.startswith("╭─ Options ")))
+    model = lines.index(next(line for line in lines if line.startswith("╭─ Model ")))
+    config = lines.index(next(line for line in lines if line.startswith("│ --config ")))
+    assert options < config < model
+
+
 def test_train_help_is_grouped_in_panels_that_read_at_80_columns(runner):
     result = runner.invoke(app(), ["train", "--help"], env={"COLUMNS": "80"})
     lines = result.stdout.splitlines()

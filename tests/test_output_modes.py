@@ -109,3 +109,26 @@ def test_quiet_evaluate_drops_the_notes(runner, tiny, tiny_checkpoint, monkeypat
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert Path("e.png").is_file() and "confusion matrix" in result.stdout
+
+
+def test_the_live_bars_draw_no_epoch_after_the_last():
+    """A 1-epoch run used to flash an empty "epoch 2 0/430" bar after its only epoch."""
+    import io
+
+    from rich.console import Console
+
+    from mnist_cli.checkpoint.format import EpochRecord
+    from mnist_cli.cli.output import Output
+    from mnist_cli.cli.progress import TrainDisplay
+
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=80)
+    output = Output(out=terminal, err=terminal)
+    record = EpochRecord(1, 0.5, 0.4, 0.9, 0.0, 1.0, 1.0)
+    with TrainDisplay(output, epochs=2, report=terminal) as display:
+        display.step(10, 10, loss=0.5)
+        display.end_epoch(record)
+        batch = display.progress.tasks[display.batch_task]
+        assert batch.visible and batch.description == "epoch 2"
+        display.end_epoch(EpochRecord(2, 0.5, 0.4, 0.9, 0.0, 1.0, 1.0))
+        batch = display.progress.tasks[display.batch_task]
+        assert not batch.visible and batch.description == "epoch 2"

@@ -27,7 +27,7 @@ URL = re.compile(r"at (http://[^ ]+/) \(Ctrl-C stops\)")
 class ServeProcess:
     """`python -m mnist_cli serve ...` with its stderr read line by line on a thread."""
 
-    def __init__(self, *arguments: str):
+    def __init__(self, *arguments: str, start=ctrl_c_as_in_a_terminal):
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mnist_cli", "serve", *arguments],
@@ -35,7 +35,7 @@ class ServeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=ctrl_c_as_in_a_terminal,
+            preexec_fn=start,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -78,8 +78,8 @@ def serving():
     """serving(*arguments) -> a started ServeProcess; every one is killed after the test."""
     started: list[ServeProcess] = []
 
-    def start(*arguments: str) -> ServeProcess:
-        started.append(ServeProcess(*arguments))
+    def start(*arguments: str, **options) -> ServeProcess:
+        started.append(ServeProcess(*arguments, **options))
         return started[-1]
 
     yield start
@@ -110,6 +110,19 @@ def test_a_signal_stops_the_server_without_a_traceback(
     assert "Traceback" not in stderr and "error" not in stderr
     assert '"GET /healthz" 200' in stderr  # the request's log line
     assert "warning" not in stderr
+
+
+def _as_a_background_job() -> None:
+    """What bash does to a job started with `&` in a script: SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_kill_int_stops_a_server_started_in_the_background(tiny_checkpoint, serving):
+    server = serving(str(tiny_checkpoint.resolve()), "--port", "0", start=_as_a_background_job)
+    assert healthy(server.wait_for(URL).group(1))
+    exit_code, stderr = server.stop(signal.SIGINT)
+    assert exit_code == 0, stderr
+    assert stderr.rstrip().endswith("stopped (Ctrl-C)") and "Traceback" not in stderr
 
 
 def test_binding_every_address_warns_that_the_network_can_reach_it(tiny_checkpoint, serving):

@@ -5,6 +5,7 @@ inside its function, so that `mnist --help` stays fast.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
@@ -18,11 +19,46 @@ from mnist_cli.cli.output import Output
 
 
 def _plain_flags(params: list) -> list:
-    """Typer shows `<bool>` beside every flag, as if it took a value: show nothing instead."""
+    """Typer's own help shows Python's types where a person reads a value: `<bool>` beside
+    every flag (as if it took a value), `<list[Path]>` beside a value given again and again,
+    and `{IMAGE}...` in the usage line. Show nothing, `<path>` and `IMAGE...` instead."""
     for param in params:
         if getattr(param, "is_flag", False):
             param.metavar = ""
+        if hasattr(param, "display_type_rich") and not hasattr(param, "_readable_type"):
+            param._readable_type = True
+            param.display_type_rich = _readable_type(param.display_type_rich)
+        if getattr(param, "param_type_name", "") == "argument":
+            param._usage_display_name = _usage_name(param)
     return params
+
+
+LIST_TYPE = re.compile(r"<list\[(\w+)\]>")
+TYPE_WORDS = {"str": "text"}
+
+
+def _readable_type(shown):
+    """`<list[Path]>` -> `<path>`, `<list[str]>` -> `<text>`; anything else as Typer shows it."""
+
+    def readable(ctx) -> str | None:
+        text = shown(ctx)
+        if text is None:
+            return None
+        return LIST_TYPE.sub(lambda m: f"<{TYPE_WORDS.get(m[1], m[1].lower())}>", text)
+
+    return readable
+
+
+def _usage_name(param):
+    """How an argument reads in the usage line: `IMAGE...` when required, `[CHECKPOINT]...`
+    when it may be left out (POSIX's own notation)."""
+
+    def name() -> str:
+        text = param.metavar or param.name.upper()
+        text += "..." if param.nargs != 1 else ""
+        return text if param.required else f"[{text}]"
+
+    return name
 
 
 class _Command(TyperCommand):
@@ -41,7 +77,7 @@ app = typer.Typer(
     epilog="Start with [bold]mnist train[/]: it downloads the data if needed.",
     cls=_Group,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion for bash, zsh, fish and PowerShell
     pretty_exceptions_enable=False,  # tracebacks with locals can leak paths and data
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -76,8 +76,7 @@ def evaluate(
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Score a checkpoint on its dataset's test images: accuracy, per-class scores, confusions,
-    calibration."""
+    """Score a checkpoint on its test images: accuracy, per-class scores, confusions, calibration."""  # noqa: E501
     output = output_of(ctx, quiet)
     paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():

@@ -32,7 +32,7 @@ def predict(
     images: Annotated[
         list[str],
         typer.Argument(
-            metavar="IMAGE...",
+            metavar="IMAGE",
             help="Image files (PNG, JPEG, BMP, GIF, TIFF, WebP), directories (the images in"
             " them), glob patterns, or - for stdin.",
             show_default=False,

@@ -121,7 +121,11 @@ class TrainDisplay:
 
     def end_epoch(self, record: EpochRecord) -> None:
         self.progress.advance(self.epoch_task)
-        self.progress.reset(self.batch_task, description=f"epoch {record.epoch + 1}", status="")
+        if record.epoch >= self.epochs:  # the last: no bar for an epoch that will not run
+            self.progress.update(self.batch_task, visible=False)
+        else:
+            description = f"epoch {record.epoch + 1}"
+            self.progress.reset(self.batch_task, description=description, status="")
         self.epoch = record.epoch + 1
         self.next_mark = PLAIN_EVERY
         self.epoch_started = time.perf_counter()

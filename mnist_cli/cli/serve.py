@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
+import threading
 import time
 import webbrowser
 from typing import Annotated
@@ -43,6 +45,7 @@ def serve(
 ) -> None:
     """Serve a page to draw digits on and an HTTP API (POST /api/predict) until Ctrl-C."""
     output = output_of(ctx, quiet)
+    _hear_ctrl_c()
     with output.handled():
         from mnist_cli.inference.loader import is_export
 
@@ -78,6 +81,16 @@ def serve(
             if isinstance(stop, Terminated):
                 raise  # SIGTERM: exit 143, as every command
             output.stopped_line("stopped (Ctrl-C)")
+
+
+def _hear_ctrl_c() -> None:
+    """A server started with `&` from a script inherits SIGINT ignored (bash sets it so for
+    background jobs); as uvicorn does, serve takes it back, so `kill -INT` stops it as Ctrl-C
+    does. Only the main thread may set a handler (CliRunner in a thread may not)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _log(output: Output, line: str) -> None:

@@ -225,7 +225,7 @@ ConfigFile = Annotated[
     _option(
         "--config",
         metavar="FILE",
-        panel=MODEL,
+        panel=None,  # all the settings at once: beside --help, above the panels
         help="Settings from a TOML file; options given win.",
     ),
 ]
