@@ -19,15 +19,16 @@ from mnist_cli.checkpoint.read import Checkpoint
 from mnist_cli.checkpoint.write import prepare_checkpoint_path
 from mnist_cli.config import TrainConfig, check_config, for_device
 from mnist_cli.data.store import LabelledImages, get_dataset, load_normalised, load_split
-from mnist_cli.errors import Interrupted, MnistError
+from mnist_cli.errors import MnistError
 from mnist_cli.evaluate.scoring import evaluate
 from mnist_cli.train import distributed, state
 from mnist_cli.train.augment import augmentation_of
-from mnist_cli.train.cluster import Cluster, from_environment
+from mnist_cli.train.cluster import from_environment
+from mnist_cli.train.failures import Stopped, Where, explained
 from mnist_cli.train.graphs import graph_backend
 from mnist_cli.train.init_from import initial_weights
 from mnist_cli.train.record import RunRecord
-from mnist_cli.train.resume import EpochProgress, resume_command
+from mnist_cli.train.resume import EpochProgress
 from mnist_cli.train.runtime import Stopwatch, runtime_for
 from mnist_cli.train.state import Run, StepFn
 from mnist_cli.train.steps import ProgressGate, StepParts, Stepper, TrainData, epoch_uniform
@@ -124,17 +125,17 @@ def train(
     that `resume` holds. When `should_stop()` turns true, the step in progress finishes, the
     checkpoint is saved, and Interrupted is raised."""
     started = time.perf_counter()
-    where = _Where(Path(checkpoint_path), data_dir, from_environment())
+    where = Where(Path(checkpoint_path), data_dir, from_environment())
     run, data, splits = _set_up(config, where, resume)
     run.on_step = on_step
     stop = distributed.agreed(should_stop or _never, where.cluster, run.runtime.device)
     try:
         _run_epochs(run, data, splits, where.checkpoint, on_epoch, stop)
-    except (KeyboardInterrupt, RuntimeError, _Stopped) as failure:
-        explained = _explained(failure, run, where)
-        if explained is failure:
+    except (KeyboardInterrupt, RuntimeError, Stopped) as failure:
+        explanation = explained(failure, run, where)
+        if explanation is failure:
             raise
-        raise explained from None
+        raise explanation from None
     finally:
         run.net = run.model  # DDP's reducer holds the process group: let it go first
         distributed.leave(where.cluster)
@@ -152,17 +153,8 @@ def train(
     )
 
 
-@dataclass(frozen=True)
-class _Where:
-    """Where a run writes and reads, and its place among the ranks."""
-
-    checkpoint: Path
-    data_dir: Path
-    cluster: Cluster
-
-
 def _set_up(
-    config: TrainConfig, where: _Where, resume: Checkpoint | None
+    config: TrainConfig, where: Where, resume: Checkpoint | None
 ) -> tuple[Run, TrainData, tuple[LabelledImages, LabelledImages | None]]:
     """Everything before the first step: the config checked, the checkpoint's path made ready
     (by the rank that writes it), the ranks joined, the splits on the device, and the run's
@@ -199,44 +191,8 @@ def _set_up(
     return run, data, (test_split, validation)
 
 
-def _explained(failure: BaseException, run: Run, where: _Where) -> BaseException:
-    """The one place a run's failure becomes what the user reads: what was kept and how to go
-    on after Ctrl-C or a stop, a lost peer, or memory; `failure` itself where none applies."""
-    checkpoint, cluster = where.checkpoint, where.cluster
-    go_on = f"`{resume_command(checkpoint, where.data_dir, cluster.world_size)}`"
-    if isinstance(failure, KeyboardInterrupt):
-        kept = (
-            f"{checkpoint} holds epoch {run.history[-1].epoch}; continue with {go_on}"
-            if run.history
-            else state.nothing_saved(run, checkpoint)
-        )
-        return Interrupted(f"interrupted during epoch {len(run.history) + 1}: {kept}")
-    if isinstance(failure, _Stopped):
-        if run.keep_old and not run.history:
-            return Interrupted(f"stopped {failure}: {state.nothing_saved(run, checkpoint)}")
-        return Interrupted(f"stopped {failure}: saved to {checkpoint}; continue with {go_on}")
-    lost = distributed.translated(failure, cluster)  # a peer gone inside DDP's all-reduce
-    if lost is not failure:
-        return lost
-    if _out_of_memory(failure):  # torch.OutOfMemoryError is a RuntimeError too
-        return MnistError(
-            f"out of memory on {run.runtime.device} with --batch-size {run.config.batch_size}:"
-            " try a smaller --batch-size"
-        )
-    return failure
-
-
-def _out_of_memory(error: RuntimeError) -> bool:
-    text = str(error).lower()
-    return isinstance(error, torch.OutOfMemoryError) or "allocate" in text or "memory" in text
-
-
 def _never() -> bool:
     return False
-
-
-class _Stopped(Exception):
-    """should_stop() turned true; the message says where the run stopped."""
 
 
 def _run_epochs(
@@ -259,7 +215,7 @@ def _run_epochs(
         if train_loss is None:
             if not (run.keep_old and not run.history):  # an older checkpoint keeps its bytes
                 state.save(run, path, record)
-            raise _Stopped(f"in epoch {epoch} after step {run.progress.step} of {steps}")
+            raise Stopped(f"in epoch {epoch} after step {run.progress.step} of {steps}")
         train_seconds = stopwatch.seconds()
         run.progress = None
         train_loss = distributed.mean_across(train_loss, run.cluster, run.runtime.device)
@@ -286,7 +242,7 @@ def _run_epochs(
         if on_epoch:
             on_epoch(run.history[-1])
         if stop() and epoch < config.epochs:
-            raise _Stopped(f"at the end of epoch {epoch}")
+            raise Stopped(f"at the end of epoch {epoch}")
     distributed.barrier(run.cluster)  # no rank tears down while another is still at work
 
 
