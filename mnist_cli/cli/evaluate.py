@@ -76,7 +76,7 @@ def evaluate(
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Score a checkpoint on its test images: accuracy, per-class scores, confusions, calibration."""  # noqa: E501
+    """Score a checkpoint on its test set: accuracy, per-class scores, confusions, calibration."""
     output = output_of(ctx, quiet)
     paths = checkpoints or [DEFAULT_CHECKPOINT]
     with output.handled():

@@ -19,7 +19,7 @@ from mnist_cli.cli.report import percent
 from mnist_cli.cli.train_options import ModelOption, Optimizer, Seed, Threads, ValSplit
 from mnist_cli.config import DEFAULT_DATA_DIR, TrainConfig, check_threads
 from mnist_cli.errors import Interrupted, MnistError
-from mnist_cli.models import MODELS
+from mnist_cli.tune.space import searched
 
 if TYPE_CHECKING:
     from mnist_cli.tune.study import TrialRow
@@ -166,11 +166,9 @@ class TrialTable:
 
     def __init__(self, output: Output, base: TrainConfig) -> None:
         self.output = output
-        searched = ["lr", "batch_size", "label_smoothing", *MODELS[base.model].tunable]
-        if base.optimizer == "adamw":
-            searched.append("weight_decay")
-        self.params = [name for name in PARAMS if name in searched]
-        self.params += [name for name in searched if name not in PARAMS]
+        settings = searched(base)
+        self.params = [name for name in PARAMS if name in settings]
+        self.params += [name for name in settings if name not in PARAMS]
         self.rows: list[TrialRow] = []
         self.live: Live | None = None
         self.last: int | None = None

@@ -25,6 +25,14 @@ def _number(trial: optuna.Trial, name: str, bounds: tuple[float, float, bool]) -
     return trial.suggest_float(name, low, high, log=log)
 
 
+def searched(base: TrainConfig) -> list[str]:
+    """The TrainConfig fields a trial of `base` tries, in the order `suggest` draws them."""
+    names = ["lr", "batch_size", "label_smoothing"]
+    if base.optimizer == "adamw":
+        names.append("weight_decay")
+    return names + list(MODELS[base.model].tunable)
+
+
 def suggest(trial: optuna.Trial, base: TrainConfig) -> TrainConfig:
     """`base` with the settings this trial tries. The weight decay is searched for adamw only
     (sgd does not use it); a model's own settings as its registry entry says."""
