@@ -173,6 +173,21 @@ def tiny_checkpoint(tiny_data, runner) -> Path:
     return train_mlp(runner, 2)
 
 
+def torch_loaded_after(code: str) -> bool:
+    """Run `code` in a fresh interpreter (in the current folder); whether torch was imported by
+    the time it ended. The code's own asserts fail the test."""
+    import subprocess
+    import sys
+
+    probe = f"{code}\nimport sys\nprint('torch' in sys.modules)\n"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1] == "True"
+
+
 def app():
     from mnist_cli.cli.app import app as typer_app
 

@@ -18,8 +18,12 @@ dict with these keys, written by `write.make_checkpoint` and checked field by fi
 - `training`: the state to resume from exactly (train/resume.py), or None.
 - `temperature`: divides the logits before the softmax, fitted on the validation split.
 - `torch_version`, `mnist_cli_version`, `created` (ISO 8601, UTC): where it came from.
-- `sha256`: the SHA-256 of every other field (write.payload_sha256), checked on every load, so a
-  damaged or altered file is refused rather than half-read.
+- `sha256`: the SHA-256 of every other field but `export_sha256` (write.payload_sha256), checked
+  on every load, so a damaged or altered file is refused rather than half-read.
+- `export_sha256` (optional): the SHA-256 of the ONNX export made with it (`ckpt.onnx`, written
+  by `mnist train` after its last epoch). The export names the checkpoint's `sha256`, so that
+  field cannot cover this one; `mnist predict` answers from `ckpt.onnx` only when its bytes
+  have this digest (read here, without torch), else with the checkpoint on torch.
 
 Beside `ckpt.pt`, a run leaves its record `ckpt.jsonl` (one EpochRecord a line, train/record.py)
 and its ONNX export `ckpt.onnx` (export/); neither is needed to load the checkpoint.
@@ -27,9 +31,12 @@ and its ONNX export `ckpt.onnx` (export/); neither is needed to load the checkpo
 
 from __future__ import annotations
 
+import io
+import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FORMAT = "mnist-cli-checkpoint"
 FORMAT_VERSION = 2  # 2: adds `training` (resume state) and `sha256`
@@ -37,6 +44,7 @@ FORMAT_VERSION = 2  # 2: adds `training` (resume state) and `sha256`
 # holds the config and the history, never a tensor.
 MARKER = FORMAT.encode("ascii")
 MAX_HEADER = 16 * 2**20
+EXPORT_FIELD = "export_sha256"
 
 
 @dataclass(frozen=True)
@@ -62,15 +70,67 @@ def record_path(checkpoint_path: Path) -> Path:
     return path if path != checkpoint_path else checkpoint_path.with_name(path.name + ".jsonl")
 
 
-def has_checkpoint_header(path: Path) -> bool:
-    """Whether `path` is a torch.save archive with our format marker in its header: read with
-    the standard library alone, within MAX_HEADER, before torch is imported."""
+def _header_bytes(path: Path) -> bytes | None:
+    """The pickle `data.pkl` of a torch.save archive, within MAX_HEADER; None if `path` is no
+    such archive."""
     try:
         with zipfile.ZipFile(path) as archive:
             headers = [i for i in archive.infolist() if i.filename.endswith("/data.pkl")]
             if len(headers) != 1 or headers[0].file_size > MAX_HEADER:
-                return False
+                return None
             with archive.open(headers[0]) as header:
-                return MARKER in header.read(MAX_HEADER)
+                return header.read(MAX_HEADER)
     except (OSError, zipfile.BadZipFile, ValueError, EOFError, RuntimeError):
-        return False
+        return None
+
+
+def has_checkpoint_header(path: Path) -> bool:
+    """Whether `path` is a torch.save archive with our format marker in its header: read with
+    the standard library alone, within MAX_HEADER, before torch is imported."""
+    data = _header_bytes(path)
+    return data is not None and MARKER in data
+
+
+class _Opaque:
+    """Whatever the pickle builds that is not a plain value (a tensor, a storage): nothing is
+    called, imported or kept."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+class _PlainDict(dict):
+    """An OrderedDict of the pickle (a state_dict), kept as a dict; its attributes dropped."""
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+class _HeaderReader(pickle.Unpickler):
+    """An unpickler that imports nothing: every class the pickle names is _Opaque (an
+    OrderedDict a _PlainDict) and every tensor storage None, so no code of the file runs."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("collections", "OrderedDict"):
+            return _PlainDict
+        return _Opaque
+
+    def persistent_load(self, pid: Any) -> None:
+        return None
+
+
+def read_header(path: Path) -> dict[str, Any] | None:
+    """A checkpoint's plain fields (its tensors as placeholders), read with the standard library
+    before torch is imported; None if `path` is not one of ours. Nothing read here is trusted
+    beyond what the caller checks (it is not the sha256-checked load of read.py)."""
+    data = _header_bytes(path)
+    if data is None or MARKER not in data:
+        return None
+    try:
+        header = _HeaderReader(io.BytesIO(data)).load()
+    except Exception:  # any malformed pickle: not a header we can read
+        return None
+    return dict(header) if isinstance(header, dict) and header.get("format") == FORMAT else None

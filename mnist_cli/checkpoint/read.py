@@ -18,6 +18,7 @@ from torch import nn
 from mnist_cli.checkpoint.format import FORMAT, FORMAT_VERSION, EpochRecord
 from mnist_cli.checkpoint.write import payload_sha256
 from mnist_cli.config import LEGACY_RECIPE, TrainConfig
+from mnist_cli.data.store import normalisation_ok
 from mnist_cli.errors import CheckpointError
 from mnist_cli.files import Unreadable, read_bounded
 from mnist_cli.models import MODELS, build_model
@@ -160,6 +161,14 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
     )
 
 
+def read_verified(path: Path) -> dict[str, Any]:
+    """The checkpoint's dict as saved, checked to be ours, of this version and unaltered; the
+    model is not built (checkpoint/bind.py rewrites a field of it)."""
+    data = _read(Path(path))
+    _check_header(data, Path(path))
+    return data
+
+
 def _check_header(data: dict, path: Path) -> None:
     """Ours, of this format version, and unaltered since it was written."""
     if data.get("format") != FORMAT:
@@ -179,6 +188,8 @@ def _normalisation(data: dict, path: Path) -> tuple[float, float]:
         raise _invalid(path, "normalisation is malformed")
     if not (math.isfinite(mean) and math.isfinite(std)):
         raise _invalid(path, "normalisation holds NaN or infinity")
+    if not normalisation_ok(mean, std):
+        raise _invalid(path, f"normalisation mean {mean:g}, std {std:g} is no dataset's")
     return mean, std
 
 

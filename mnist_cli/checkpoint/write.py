@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from mnist_cli import __version__
-from mnist_cli.checkpoint.format import FORMAT, FORMAT_VERSION, EpochRecord
+from mnist_cli.checkpoint.format import EXPORT_FIELD, FORMAT, FORMAT_VERSION, EpochRecord
 from mnist_cli.config import TrainConfig
 from mnist_cli.errors import OutputError
 from mnist_cli.files import check_writable, write_atomically
@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 def payload_sha256(data: dict[str, Any]) -> str:
     """SHA-256 of every tensor's bytes, dtype and shape and of every plain value, in a fixed
-    order; the `sha256` field itself is left out."""
+    order; the `sha256` field itself is left out, and `export_sha256` (format.py says why)."""
     digest = hashlib.sha256()
-    _feed(digest, {k: v for k, v in data.items() if k != "sha256"})
+    _feed(digest, {k: v for k, v in data.items() if k not in ("sha256", EXPORT_FIELD)})
     return digest.hexdigest()
 
 

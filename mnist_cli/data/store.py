@@ -9,6 +9,7 @@ Fetching them is `download.py`'s job.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -179,6 +180,22 @@ def normalise(images: torch.Tensor, mean: float, std: float, device=None) -> tor
     images = images.to(device) if device is not None else images
     pixels = images.float() / 255 if images.dtype == torch.uint8 else images.float()
     return ((pixels - mean) / std).unsqueeze(1)
+
+
+# A normalisation outside these bounds is no dataset's (pixels lie in [0, 1]); one such as mean
+# 1e308, std 1e-308 would turn every pixel into infinity and every answer into NaN.
+MAX_ABS_MEAN, MIN_STD, MAX_STD = 1e3, 1e-3, 1e3
+
+
+def normalisation_ok(mean: float, std: float) -> bool:
+    """Whether (pixel - mean) / std stays finite and meaningful for pixels in [0, 1]."""
+    return (
+        isinstance(mean, float)
+        and isinstance(std, float)
+        and math.isfinite(mean)
+        and abs(mean) <= MAX_ABS_MEAN
+        and MIN_STD <= std <= MAX_STD
+    )
 
 
 def normalise_array(images: np.ndarray, mean: float, std: float) -> np.ndarray:

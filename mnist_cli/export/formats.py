@@ -65,10 +65,15 @@ def export_checkpoint(
 
 
 def export_beside(source: Path, data_dir: Path) -> Exported:
-    """After a run: `ckpt.onnx` beside `ckpt.pt`, checked, so that a plain `mnist predict`
-    needs no torch. Any failure is an ExportError: the checkpoint itself is already safe."""
+    """After a run: `ckpt.onnx` beside `ckpt.pt`, checked, and its SHA-256 recorded in `ckpt.pt`
+    (checkpoint/bind.py), so that a plain `mnist predict` needs no torch and runs no other
+    export. Any failure is an ExportError: the checkpoint itself is already safe."""
+    from mnist_cli.checkpoint.bind import record_export
+
     try:
-        return export_checkpoint(source, "onnx", None, data_dir)
+        exported = export_checkpoint(source, "onnx", None, data_dir)
+        record_export(source, exported.sha256)
+        return exported
     except MnistError as error:
         raise ExportError(str(error)) from None
     except Exception as error:  # an export that fails must not fail the run that made the model

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_cli import __version__
@@ -16,7 +15,6 @@ from mnist_cli.inference.export_info import (
     FORMAT_VERSION,
     SEAL_PLACEHOLDER,
     SEAL_PREFIX,
-    file_sha256,
 )
 
 if TYPE_CHECKING:
@@ -31,11 +29,10 @@ OUTPUT_LAYOUT = (
 )
 
 
-def export_metadata(
-    checkpoint: Checkpoint, source: Path, opset: int | None = None
-) -> dict[str, str]:
-    """THE metadata of an export of `checkpoint` (read from the file `source`), as strings.
-    A new key is added here and read in `read_metadata`."""
+def export_metadata(checkpoint: Checkpoint, opset: int | None = None) -> dict[str, str]:
+    """THE metadata of an export of `checkpoint`, as strings; the same for the same checkpoint,
+    so exporting it again writes the same bytes (the digest its checkpoint records). A new key
+    is added here and read in `read_metadata`."""
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -48,7 +45,6 @@ def export_metadata(
         "input": INPUT_LAYOUT,
         "output": OUTPUT_LAYOUT,
         "checkpoint_sha256": checkpoint.sha256,
-        "checkpoint_file_sha256": file_sha256(source),
         "mnist_cli_version": __version__,
         "torch_version": checkpoint.torch_version,
     }

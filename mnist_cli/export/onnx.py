@@ -4,6 +4,7 @@ logits on a fixed batch of images. Needs torch, onnx and onnxscript."""
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ class Exported:
     checked_on: str  # what the export was checked against, in words
     max_abs_diff: float | None = None  # ONNX: the largest logit difference from torch
     opset: int | None = None
+    sha256: str = ""  # ONNX: the SHA-256 of the bytes written, which the checkpoint may record
 
 
 def check_images(checkpoint: Checkpoint, data_dir: Path) -> CheckImages:
@@ -119,7 +121,7 @@ def export_onnx(checkpoint: Checkpoint, source: Path, path: Path, images: CheckI
     from mnist_cli.files import write_atomically
 
     require_exporter()
-    metadata = export_metadata(checkpoint, source, OPSET)
+    metadata = export_metadata(checkpoint, OPSET)
     try:
         data = _onnx_bytes(checkpoint, metadata)
     except MnistError:
@@ -134,4 +136,7 @@ def export_onnx(checkpoint: Checkpoint, source: Path, path: Path, images: CheckI
             f" {difference:.2e} > {TOLERANCE:.0e} on {images.description}): nothing written"
         )
     write_atomically(path, data, "ONNX model")
-    return Exported(path, "onnx", len(data), metadata, images.description, difference, OPSET)
+    digest = hashlib.sha256(data).hexdigest()
+    return Exported(
+        path, "onnx", len(data), metadata, images.description, difference, OPSET, digest
+    )

@@ -31,7 +31,7 @@ def export_safetensors(checkpoint: Checkpoint, source: Path, path: Path) -> Expo
         key: value.detach().cpu().contiguous()
         for key, value in checkpoint.model.state_dict().items()
     }
-    metadata = export_metadata(checkpoint, source)
+    metadata = export_metadata(checkpoint)
     data = save(state, metadata=metadata)
     reread = load(data)
     if set(reread) != set(state) or not all(torch.equal(reread[k], state[k]) for k in state):

@@ -19,7 +19,15 @@ def check_ensemble(models: Sequence[ModelCard | Classifier], paths: Sequence[Pat
     class by class, so its members must share a dataset (and so its classes)."""
     first, first_path = models[0], paths[0]
     for model, path in zip(models[1:], paths[1:], strict=True):
-        if model.dataset != first.dataset or model.class_names != first.class_names:
+        if model.dataset == first.dataset and model.class_names != first.class_names:
+            raise MnistError(
+                f"cannot average {first_path} ({len(first.class_names)} classes) with {path}"
+                f" ({len(model.class_names)} classes"
+                f"{'' if len(model.class_names) != len(first.class_names) else ', other names'}):"
+                " both say they are models of "
+                f"{first.dataset}, but an ensemble's members must answer with the same classes"
+            )
+        if model.dataset != first.dataset:
             raise MnistError(
                 f"cannot average {first_path} ({first.dataset}) with {path} "
                 f"({model.dataset}): the checkpoints of an ensemble must be trained on "

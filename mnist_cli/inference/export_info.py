@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_cli.data.store import normalisation_ok
 from mnist_cli.errors import CheckpointError
 from mnist_cli.inference.card import ModelCard
 
@@ -38,7 +39,9 @@ class ExportInfo(ModelCard):
     """An export's metadata, checked and typed."""
 
     checkpoint_sha256: str = ""  # the source checkpoint's own `sha256` field
-    checkpoint_file_sha256: str = ""  # the SHA-256 of the source checkpoint file's bytes
+    # Older exports only: the SHA-256 of the source checkpoint file's bytes. The binding now goes
+    # the other way (the checkpoint records its export's SHA-256: checkpoint/format.py).
+    checkpoint_file_sha256: str = ""
     mnist_cli_version: str = ""
     opset: int | None = None
 
@@ -66,7 +69,7 @@ def read_metadata(metadata: dict[str, str], path: Path) -> ExportInfo:
             std=std,
             temperature=temperature,
             checkpoint_sha256=metadata["checkpoint_sha256"],
-            checkpoint_file_sha256=metadata["checkpoint_file_sha256"],
+            checkpoint_file_sha256=metadata.get("checkpoint_file_sha256", ""),  # before 0.2
             mnist_cli_version=metadata.get("mnist_cli_version", ""),
             opset=opset,
         )
@@ -82,6 +85,8 @@ def read_metadata(metadata: dict[str, str], path: Path) -> ExportInfo:
         raise _invalid(path, "its class names are malformed")
     if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
         raise _invalid(path, "its normalisation is malformed")
+    if not normalisation_ok(mean, std):
+        raise _invalid(path, f"its normalisation mean {mean:g}, std {std:g} is no dataset's")
     if not (math.isfinite(temperature) and temperature > 0):
         raise _invalid(path, "its temperature is malformed")
     return info

@@ -21,6 +21,7 @@ from mnist_cli.inference.export_info import (
     read_metadata,
     seal_state,
 )
+from mnist_cli.inference.onnx_graph import check_graph, parse
 
 MAX_BYTES = 256 * 2**20  # our models are under 1 MB; a larger file is not one of ours
 BATCH = 2000  # images per onnxruntime call when scoring a test set
@@ -40,10 +41,14 @@ class OnnxModel(ModelCard):
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         """Images [N, 28, 28] (uint8, or float in [0, 1]) -> float32 logits [N, classes]."""
         inputs = normalise_array(pixels, self.mean, self.std)
-        outputs = [
-            self.session.run([OUTPUT_NAME], {INPUT_NAME: inputs[i : i + BATCH]})[0]
-            for i in range(0, len(inputs), BATCH)
-        ]
+        try:
+            outputs = [
+                self.session.run([OUTPUT_NAME], {INPUT_NAME: inputs[i : i + BATCH]})[0]
+                for i in range(0, len(inputs), BATCH)
+            ]
+        except Exception as error:  # onnxruntime's own kinds (Fail, bad_alloc): a sentence
+            text = (str(error).strip().splitlines() or [""])[0][:120]
+            raise CheckpointError(f"the model {self.path} failed to run ({text})") from None
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)))
 
 
@@ -110,32 +115,43 @@ def _check_shapes(session, info: ExportInfo, path: Path) -> None:
 
 
 def load_onnx(path: Path, threads: int = 0) -> OnnxModel:
-    """Load and check an export of `mnist export`; `threads` 0 lets onnxruntime choose."""
+    """Load and check an export of `mnist export`; `threads` 0 lets onnxruntime choose. Its
+    bytes are checked before onnxruntime sees them (onnx_graph.py: only our operators)."""
     path = Path(path)
     data = _read(path)
-    session = _session(data, path, threads)  # first: says what kind of file this is
+    graph = parse(data, path)  # first: says what kind of file this is
     state = seal_state(data)
     if state == "altered":
         raise _invalid(path, "its SHA-256 does not match its content (altered or damaged)")
-    info = read_metadata(session.get_modelmeta().custom_metadata_map, path)
+    info = read_metadata(graph.metadata, path)
     if state == "missing":
         raise _invalid(path, "its SHA-256 seal is missing (altered or damaged)")
+    check_graph(graph, path)
+    session = _session(data, path, threads)
     _check_shapes(session, info, path)
     return OnnxModel(**card_of(info), path=path, info=info, session=session)
 
 
 def matching_export(checkpoint_path: Path) -> OnnxModel | None:
-    """The export beside a checkpoint (`ckpt.onnx` beside `ckpt.pt`) if it was made from exactly
-    that file; None if there is none, it is from another file, it does not load, or
-    onnxruntime is missing. The caller then uses the checkpoint with torch."""
+    """The export beside a checkpoint (`ckpt.onnx` beside `ckpt.pt`) if that checkpoint names
+    it: its header (read without torch) records the SHA-256 of exactly these bytes
+    (checkpoint/format.py, `export_sha256`). None if there is none, the checkpoint names
+    another or none, it does not load, or onnxruntime is missing: the caller then uses the
+    checkpoint with torch, never another model's answer."""
+    from mnist_cli.checkpoint.format import EXPORT_FIELD, read_header
+
     checkpoint_path = Path(checkpoint_path)
     beside = checkpoint_path.with_suffix(".onnx")
     if beside == checkpoint_path or not beside.is_file() or not checkpoint_path.is_file():
         return None
+    header = read_header(checkpoint_path) or {}
+    recorded = header.get(EXPORT_FIELD)
+    if not isinstance(recorded, str) or recorded != file_sha256(beside):
+        return None
     try:
         model = load_onnx(beside, threads=1)  # a few images: one thread starts fastest
-        if model.info.checkpoint_file_sha256 != file_sha256(checkpoint_path):
-            return None
     except CheckpointError:
+        return None
+    if model.info.checkpoint_sha256 != header.get("sha256"):
         return None
     return model
