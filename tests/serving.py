@@ -1,6 +1,7 @@
 """Helpers for the tests of `mnist serve`: a server on 127.0.0.1 at an ephemeral port, in this
-process (stopped when the block ends), MNIST digits as PNG bytes, and drawing on the page with
-Playwright's mouse (the browser test and benchmarks/serve_screenshot.py)."""
+process (stopped when the block ends), of a checkpoint or of any stand-in model; MNIST digits
+as PNG bytes; drawing on the page with Playwright's mouse (the browser test and
+benchmarks/serve_screenshot.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from mnist_cli.serve.server import Server
 
 
 @contextmanager
@@ -19,14 +24,23 @@ def running_server(checkpoint: Path, log: list[str] | None = None) -> Iterator[s
     """The base URL of a server of `checkpoint` on 127.0.0.1:<free port>; shut down and closed
     when the block ends. Its log lines go to `log`."""
     from mnist_cli.serve.model import ServedModel
+
+    with serving(ServedModel.open(checkpoint), log) as server:
+        yield f"http://127.0.0.1:{server.port}"
+
+
+@contextmanager
+def serving(model, log: list[str] | None = None, host: str = "127.0.0.1") -> Iterator[Server]:
+    """A `Server` of `model` (a ServedModel, or anything with its `info` and `answer`) on
+    host:<free port>, serving on a thread until the block ends."""
     from mnist_cli.serve.server import make_server
 
     lines = log if log is not None else []
-    server = make_server(ServedModel.open(checkpoint), "127.0.0.1", 0, lines.append)
+    server = make_server(model, host, 0, lines.append)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        yield server
     finally:
         server.shutdown()
         server.server_close()

@@ -250,7 +250,7 @@ def raw_exchange(base: str, request: bytes) -> tuple[int, dict]:
             "over the cap",
         ),
         ("POST /api/predict HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n", 400, "not a number"),
-        ("POST /api/predict HTTP/1.1\r\nHost: x\r\n\r\n", 411, "Content-Length"),
+        ("POST /api/predict HTTP/1.1\r\nHost: localhost\r\n\r\n", 411, "Content-Length"),
         (
             "POST /api/predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
             411,
@@ -339,7 +339,7 @@ def test_any_body_is_an_upload_or_a_bad_request(content_type, body):
     try:
         upload = upload_of(content_type, body)
     except BadRequest as refused:
-        assert refused.status == 400 and "\n" not in str(refused)
+        assert refused.status in (400, 413) and "\n" not in str(refused)  # 413: too many parts
     else:
         assert isinstance(upload.data, bytes) and upload.name and upload.name.isprintable()
 

@@ -1,12 +1,16 @@
 """The HTTP side of `mnist serve`: the standard library's ThreadingHTTPServer (a thread per
-connection), the routes, and answers that are JSON for every error. It never prints: each
-request becomes one log line handed to the callback the CLI gives (`log`)."""
+connection, up to a cap), the routes, a deadline on each request, and answers that are JSON for
+every error. It never prints: each request becomes one log line handed to the callback the CLI
+gives (`log`)."""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -16,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mnist_cli.errors import ImageError, ServeError
+from mnist_cli.serve.guard import DeadlineReader, Guard
 from mnist_cli.serve.model import ServedModel
 from mnist_cli.serve.upload import BadRequest, body_length, read_body, upload_of
 
@@ -37,7 +42,13 @@ PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
     "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
-READ_TIMEOUT = 30.0  # seconds a client may take to send a request: no thread waits forever
+# Read at each use, so a test may set them small.
+REQUEST_DEADLINE = 30.0  # seconds for a whole request to arrive (line, headers, body), however sent
+WRITE_TIMEOUT = 30.0  # seconds an answer may take to leave: a client that reads nothing is let go
+MAX_CONNECTIONS = 32  # open at once; one more is answered 503 at once and closed
+ACCEPT_PAUSE = 0.1  # seconds between tries to accept while the process has no file descriptor left
+# Out of file descriptors or memory: accepting again at once would fail again, at full speed.
+ACCEPT_STARVED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 Log = Callable[[str], None]
 Reply = tuple[int, str, bytes]  # status, content type, body
 
@@ -57,7 +68,28 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
     server_version = "mnist-serve"
-    timeout = READ_TIMEOUT
+    timeout = WRITE_TIMEOUT  # until the first read; reads then keep to the request's deadline
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the base's reader: every read goes through the deadline instead
+        self.reader = DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        self.reader.start(REQUEST_DEADLINE)
+        self.started = time.perf_counter()  # parse_request sets it again once a request line came
+        self.command = self.path = None
+        self.request_version, self.answered = "", False
+        super().handle_one_request()  # the base drops a connection whose read timed out
+        if self.reader.expired and self.reader.received and not self.answered:
+            self.too_slow()  # some of a request came, not all of it: the client hears why
+
+    def too_slow(self) -> None:
+        """A 408 for a request that did not arrive in time, and the connection closed."""
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = self.protocol_version  # its request line never came whole
+        self.send_error(408, f"the request did not arrive within {REQUEST_DEADLINE:g} s")
 
     def parse_request(self) -> bool:
         self.started = time.perf_counter()
@@ -73,6 +105,9 @@ class Handler(BaseHTTPRequestHandler):
             or "Transfer-Encoding" in self.headers
         )
         try:
+            self.server.guard.check(
+                self.command, self.headers.get_all("Host") or [], self.headers.get("Origin")
+            )
             if methods is None:
                 raise BadRequest(404, f"nothing at {_printable(path, 80)}: try / or /api/predict")
             method = "GET" if self.command == "HEAD" else self.command  # HEAD: GET's headers
@@ -106,7 +141,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = read_body(self.rfile, length)
         except TimeoutError:
-            raise BadRequest(408, f"the body did not arrive within {READ_TIMEOUT:.0f} s") from None
+            self.close_connection = True  # the rest of the body would read as the next request
+            raise BadRequest(
+                408, f"the request did not arrive within {REQUEST_DEADLINE:g} s"
+            ) from None
         finally:
             self.body_pending = False  # read, or the connection is closed below
         upload = upload_of(self.headers.get("Content-Type"), body)
@@ -119,6 +157,8 @@ class Handler(BaseHTTPRequestHandler):
         status, content_type, body = reply
         if getattr(self, "body_pending", False):  # a body not read cannot be skipped: close
             self.close_connection = True
+        self.answered = True
+        self.connection.settimeout(WRITE_TIMEOUT)  # the reads left it at what their deadline left
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -165,8 +205,34 @@ class Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.model = model
         self.log = log
+        self.guard = Guard.of(address[0])
         self.assets = {name: _asset(name) for name, _ in STATIC.values()}
+        self.connections: set[socket.socket] = set()  # those open, at most MAX_CONNECTIONS
+        self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as error:
+            if error.errno in ACCEPT_STARVED:  # wait for a descriptor to close, never spin
+                time.sleep(ACCEPT_PAUSE)
+            raise  # the base goes back to its loop; the connection waits in the backlog
+
+    def verify_request(self, request, client_address) -> bool:
+        """Whether a connection gets a thread: not past MAX_CONNECTIONS, where it gets a 503."""
+        with self.connections_lock:
+            if len(self.connections) < MAX_CONNECTIONS:
+                self.connections.add(request)
+                return True
+        self.log(f"{client_address[0]} refused: {MAX_CONNECTIONS} connections are open")
+        _refuse(request)
+        return False
+
+    def shutdown_request(self, request) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
 
     def handle_error(self, request, client_address) -> None:
         """A connection that failed mid-way (a client gone): one log line, not a traceback."""
@@ -176,6 +242,24 @@ class Server(ThreadingHTTPServer):
     @property
     def port(self) -> int:
         return self.server_address[1]
+
+
+def _refuse(connection: socket.socket) -> None:
+    """One connection too many: a 503 sent without waiting (the accept loop must not block),
+    and what the client sent already read, since closing on unread bytes resets the connection
+    before the client reads the answer."""
+    _, _, body = _json_reply(503, {"error": f"busy: {MAX_CONNECTIONS} connections are open"})
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    )
+    try:
+        connection.setblocking(False)
+        connection.send(head.encode("ascii") + body)
+        connection.shutdown(socket.SHUT_WR)
+        connection.recv(65536)
+    except OSError:
+        pass  # a client already gone, or one that sent nothing yet: closed all the same
 
 
 def _asset(name: str) -> bytes:

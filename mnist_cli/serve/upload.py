@@ -4,13 +4,19 @@ with its HTTP status and a one-line reason."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import BinaryIO
+from urllib.parse import unquote
 
 MAX_BODY_BYTES = 20 * 2**20  # a phone's photo fits; predict's own cap on a file is 100 MiB
 RAW_NAME = "upload"  # the `file` of a raw body, which has no name of its own
+MAX_PARTS = 16  # a real form has one file and perhaps a few fields; each part costs parsing
+MAX_PART_HEADER_BYTES = 8 * 2**10  # a part's headers: a name and a type, not a document
+_PADDING = re.compile(rb"[ \t]*\r\n")  # what may follow a boundary on its delimiter line
+# `; key=value` or `; key="quoted"`; an unclosed quote runs to the end rather than backtracking.
+_PARAMETER = re.compile(r'\s*;\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)')
+_ESCAPED = re.compile(r"\\(.)")
 
 
 class BadRequest(Exception):
@@ -57,20 +63,91 @@ def upload_of(content_type: str | None, body: bytes) -> Upload:
 
 
 def _first_file(content_type: str, body: bytes) -> Upload:
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
-    try:
-        message = BytesParser(policy=HTTP).parsebytes(head + body)
-        parts = list(message.iter_parts()) if message.is_multipart() else []
-    except Exception as error:  # the email package raises many kinds for damaged input
-        raise BadRequest(400, f"cannot read the multipart form ({error})") from None
-    for part in parts:
-        name = part.get_filename()
-        if name is None and part.get_param("name", header="content-disposition") != "file":
+    for part in _parts(body, _boundary(content_type)):
+        headers, data = _split_part(part)
+        disposition = _parameters(headers.get("content-disposition", ""))
+        name = _file_name(disposition)
+        if name is None and disposition.get("name") != "file":
             continue
-        data = part.get_payload(decode=True)
-        if isinstance(data, bytes):
-            return Upload(_plain_name(name), data)
+        return Upload(_plain_name(name), data)
     raise BadRequest(400, "the multipart form has no file part: send the image as `file`")
+
+
+def _boundary(content_type: str) -> bytes:
+    boundary = _parameters(content_type).get("boundary", "")
+    if not 1 <= len(boundary) <= 70 or not boundary.isascii():
+        raise BadRequest(400, "the multipart form has no boundary of 1 to 70 ASCII characters")
+    return boundary.encode("ascii")
+
+
+def _parts(body: bytes, boundary: bytes) -> list[bytes]:
+    """The parts between a form's delimiter lines (RFC 2046 5.1.1), split with `bytes.find`: at
+    most MAX_PARTS of them (a 413 past that, before any is parsed); a 400 if it never closes."""
+    text = b"\r\n" + body  # the first delimiter may open the body, with no line break before it
+    delimiter = b"\r\n--" + boundary
+    parts: list[bytes] = []
+    start, position = None, 0
+    while (found := text.find(delimiter, position)) >= 0:
+        position = found + len(delimiter)
+        closing = text.startswith(b"--", position)
+        line_end = _PADDING.match(text, position)
+        if not closing and line_end is None:
+            continue  # the boundary's text inside a part, not a delimiter line
+        if start is not None:
+            if len(parts) == MAX_PARTS:
+                raise BadRequest(
+                    413, f"the multipart form has more than {MAX_PARTS} parts: send one file"
+                )
+            parts.append(text[start:found])
+        if closing:
+            return parts
+        start = position = line_end.end()
+    raise BadRequest(400, "the multipart form does not end with its closing boundary")
+
+
+def _split_part(part: bytes) -> tuple[dict[str, str], bytes]:
+    """A part's headers (names in lower case) and its data; its headers within their cap."""
+    if part.startswith(b"\r\n"):
+        return {}, part[2:]
+    end = part.find(b"\r\n\r\n", 0, MAX_PART_HEADER_BYTES + 4)
+    if end < 0 and len(part) > MAX_PART_HEADER_BYTES:
+        raise BadRequest(400, f"a part's headers are over {MAX_PART_HEADER_BYTES:,} bytes")
+    head, data = (part, b"") if end < 0 else (part[:end], part[end + 4 :])
+    headers: dict[str, str] = {}
+    for line in head.decode("utf-8", "replace").split("\r\n"):
+        key, colon, value = line.partition(":")
+        if colon:
+            headers.setdefault(key.strip().lower(), value.strip())
+    return headers, data
+
+
+def _parameters(value: str) -> dict[str, str]:
+    """The parameters of a header's value (`form-data; name="file"; filename="7.png"`): names
+    in lower case, quoted values unquoted. One pass from left to right, so any text is linear."""
+    found: dict[str, str] = {}
+    position = value.find(";")
+    while position >= 0:
+        match = _PARAMETER.match(value, position)
+        if match is None:  # `; flag` with no value: skip to the next parameter
+            position = value.find(";", position + 1)
+            continue
+        key, raw = match.group(1).lower(), match.group(2)
+        if raw.startswith('"'):
+            raw = _ESCAPED.sub(r"\1", raw[1:-1] if len(raw) > 1 and raw.endswith('"') else raw[1:])
+        found.setdefault(key, raw.strip())
+        position = match.end()
+    return found
+
+
+def _file_name(disposition: dict[str, str]) -> str | None:
+    """`filename`, or RFC 5987's `filename*=UTF-8''...` when that is all a client sent."""
+    if "filename" in disposition or "filename*" not in disposition:
+        return disposition.get("filename")
+    charset, _, rest = disposition["filename*"].partition("'")
+    try:
+        return unquote(rest.partition("'")[2], encoding=charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return unquote(rest.partition("'")[2], errors="replace")
 
 
 def _plain_name(name: str | None) -> str:
