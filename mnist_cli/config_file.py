@@ -62,6 +62,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise MnistError(f"--config {path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise MnistError(f"--config {path}: not valid TOML ({error})") from None
+    except RecursionError:  # tomllib parses arrays and inline tables by recursion
+        raise MnistError(
+            f"--config {path}: its arrays or tables are nested too deeply to read"
+            " (a config is flat: `key = value` lines)"
+        ) from None
     return config_values(document, f"--config {path}")
 
 

@@ -84,15 +84,15 @@ def evaluate(
         from mnist_cli.evaluate.gallery import check_gallery_path, save_gallery
         from mnist_cli.inference.loader import is_export, open_classifier
 
+        inputs = {"the checkpoint" + (f" {p}" if len(paths) > 1 else ""): p for p in paths}
+        check_distinct({"--errors": errors, "--reliability": reliability}, inputs)
         if errors:
-            check_gallery_path(errors)
+            check_gallery_path(errors)  # only a picture it drew is replaced
         if reliability:
             check_plot(reliability, "--reliability")
         for path in paths:  # before torch is imported: a typo costs no time
             if not is_export(path):  # an export is checked as it loads (inference/onnx_model.py)
                 check_checkpoint_file(path)
-        inputs = {"the checkpoint" + (f" {p}" if len(paths) > 1 else ""): p for p in paths}
-        check_distinct({"--errors": errors, "--reliability": reliability}, inputs)
         from mnist_cli.data.store import get_dataset
         from mnist_cli.evaluate.scoring import evaluate_checkpoints
         from mnist_cli.inference.ensemble import check_ensemble, describe

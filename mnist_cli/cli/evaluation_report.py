@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mnist_cli.cli.output import Output
-from mnist_cli.cli.report import percent
+from mnist_cli.cli.output import Output, shown
+from mnist_cli.cli.report import number, percent
 from mnist_cli.evaluate.metrics import ClassScore, Metrics, most_confused
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ def evaluation_report(
 
 
 def _summary(title: str, metrics: Metrics) -> Table:
-    table = Table(title=escape(title), show_header=False)
+    table = Table(title=shown(title), show_header=False)
     table.add_column(style="bold")
     table.add_column()
     low, high = metrics.accuracy_interval
@@ -72,8 +71,8 @@ def _calibration(checkpoints: list[Classifier], evaluation: Evaluation) -> Table
     table.add_column("NLL", justify="right")
     temperatures = ", ".join(f"{c.temperature:.3f}" for c in checkpoints)
     name = "temperature" + ("s" if len(checkpoints) > 1 else "")
-    table.add_row(f"shown: {name} {temperatures}", percent(figures.ece), f"{figures.nll:.4f}")
-    table.add_row("plain softmax", percent(figures.ece_before), f"{figures.nll_before:.4f}")
+    table.add_row(f"shown: {name} {temperatures}", percent(figures.ece), number(figures.nll))
+    table.add_row("plain softmax", percent(figures.ece_before), number(figures.nll_before))
     return table
 
 
@@ -88,7 +87,7 @@ def _per_class(class_names: list[str], scores: list[ClassScore], noun: str = "di
     for index, (name, score) in enumerate(zip(class_names, scores, strict=True)):
         table.add_row(
             str(index),
-            escape(name),
+            shown(name),
             percent(score.precision),
             percent(score.recall),
             percent(score.f1),

@@ -7,11 +7,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from mnist_cli.cli.options import OUTPUT, DataDir, Json, Quiet, checkpoint_argument, choices
-from mnist_cli.cli.output import Output, output_of
+from mnist_cli.cli.options import (
+    OUTPUT,
+    DataDir,
+    Json,
+    Quiet,
+    checkpoint_argument,
+    choices,
+    refuse_export,
+)
+from mnist_cli.cli.output import Output, output_of, shown
 from mnist_cli.config import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, ExportFormat
 
 if TYPE_CHECKING:
@@ -53,6 +60,7 @@ def export(
     """Export a checkpoint as ONNX (runs without torch) or safetensors, checked before kept."""
     output = output_of(ctx, quiet)
     with output.handled():
+        refuse_export(checkpoint, "export")
         from mnist_cli.export.formats import export_checkpoint
 
         exported = export_checkpoint(checkpoint, format_name, path, data_dir)
@@ -63,20 +71,20 @@ def export(
 
 
 def _report(output: Output, source: Path, exported: Exported) -> None:
-    table = Table(title=escape(f"{source} -> {exported.path}"), show_header=False)
+    table = Table(title=shown(f"{source} -> {exported.path}"), show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row(
         "format", exported.format + (f" (opset {exported.opset})" if exported.opset else "")
     )
-    table.add_row("model", escape(exported.metadata["model"]))
-    table.add_row("dataset", escape(exported.metadata["dataset"]))
+    table.add_row("model", shown(exported.metadata["model"]))
+    table.add_row("dataset", shown(exported.metadata["dataset"]))
     table.add_row("size", f"{exported.bytes:,} bytes")
     if exported.max_abs_diff is not None:
         checked = f"max abs logit difference from torch {exported.max_abs_diff:.2e}"
-        table.add_row("checked", escape(f"{checked} on {exported.checked_on}"))
+        table.add_row("checked", shown(f"{checked} on {exported.checked_on}"))
     else:
-        table.add_row("checked", escape(exported.checked_on))
+        table.add_row("checked", shown(exported.checked_on))
     table.add_row("checkpoint SHA-256", exported.metadata["checkpoint_sha256"])
     output.out.print(table)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mnist_cli.cli.options import Json, Quiet, checkpoint_argument
+from mnist_cli.cli.options import Json, Quiet, checkpoint_argument, refuse_export
 from mnist_cli.cli.output import output_of
 from mnist_cli.cli.report import info_report
 from mnist_cli.config import DEFAULT_CHECKPOINT
@@ -44,6 +44,7 @@ def info(
         if as_config and as_json:
             raise MnistError("--config and --json each print one document: give one of them")
         check_checkpoint_file(checkpoint)  # before torch is imported: a typo costs no time
+        refuse_export(checkpoint, "info")
         from mnist_cli.checkpoint.read import load_checkpoint
 
         loaded = load_checkpoint(checkpoint)

@@ -78,3 +78,27 @@ def checkpoint_argument(help: str):
     """The CHECKPOINT argument of a command that reads one (export, info, serve): a path,
     ckpt.pt when left out; `help` says what the command does with it."""
     return Annotated[Path, typer.Argument(metavar="CHECKPOINT", help=help)]
+
+
+# What each kind of export is, by suffix, in the words of the line that refuses it.
+EXPORTS = {".onnx": "an ONNX export", ".safetensors": "a safetensors export (the weights alone)"}
+
+
+def refuse_export(path: Path, command: str) -> None:
+    """A command that reads a checkpoint (.pt) refuses an export at once, saying what reads it,
+    instead of calling it a damaged checkpoint. A checkpoint under an export's name is let by,
+    and a path that is no file is left to the command's own check."""
+    from mnist_cli.checkpoint.format import has_checkpoint_header
+    from mnist_cli.errors import CheckpointError
+
+    path = Path(path)
+    kind = EXPORTS.get(path.suffix.lower())
+    if kind is None or not path.is_file() or has_checkpoint_header(path):
+        return
+    readers = ""
+    if path.suffix.lower() == ".onnx":
+        readers = f"; `mnist evaluate {path}` and `mnist predict --checkpoint {path}` read it"
+    raise CheckpointError(
+        f"mnist {command} reads a checkpoint (.pt) and {path} is {kind}: give the checkpoint it"
+        f" was exported from{readers}"
+    )

@@ -4,11 +4,18 @@ where errors become a red line on stderr and an exit code.
 
 Tables go to stdout; progress, notes, errors and, under --json, everything else go to stderr.
 Colour follows NO_COLOR and FORCE_COLOR, read when the Output is made, not at import time.
+
+What a file or a user gave (class names, a dataset, a config's strings, a path) reaches the
+screen only through `printable` (or `shown`, the same for Rich markup): a control character,
+ESC, a C1 code or a newline is shown escaped, never obeyed, and a one-line error stays one line.
+JSON goes out through `Output.json` alone, which writes strict JSON (RFC 8259): a number that is
+not finite is written as null.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import traceback
@@ -24,6 +31,34 @@ from rich.markup import escape
 from mnist_cli.errors import SIGINT_EXIT, SIGTERM_EXIT, Interrupted, MnistError, Terminated
 
 DEBUG_ENV = "MNIST_DEBUG"  # set and not "0": the same as --debug
+
+
+def printable(text: object) -> str:
+    """`text` safe for a terminal: each character Python does not call printable (C0 and C1
+    control codes, ESC, DEL, newlines, tabs, bidi and other format characters) written as a
+    Python string literal writes it (`\\x1b`, `\\n`, `\\u202e`); everything else as it is."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown(text: object) -> str:
+    """`printable(text)`, with Rich markup escaped too: for a value put into a table or a line
+    of markup."""
+    return escape(printable(text))
+
+
+def finite(document: Any) -> Any:
+    """`document` (dicts, lists, tuples, scalars) with every float that is not finite as None:
+    what JSON can say of NaN and infinity."""
+    if isinstance(document, float):
+        return document if math.isfinite(document) else None
+    if isinstance(document, dict):
+        return {key: finite(value) for key, value in document.items()}
+    if isinstance(document, list | tuple):
+        return [finite(value) for value in document]
+    return document
 
 
 def _stdout() -> Console:
@@ -60,23 +95,24 @@ class Output:
 
     def error_line(self, message: str) -> None:
         """One line on stderr, however long: scripts and people both read it whole."""
-        self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+        self.err.print(f"[bold red]error:[/] {shown(message)}", soft_wrap=True)
 
     def warning_line(self, message: str) -> None:
         """One yellow line on stderr, even under --quiet: something the user must know."""
-        self.err.print(f"[bold yellow]warning:[/] {escape(message)}", soft_wrap=True)
+        self.err.print(f"[bold yellow]warning:[/] {shown(message)}", soft_wrap=True)
 
     def stopped_line(self, message: str) -> None:
         """A stop the user asked for (Ctrl-C, SIGTERM): one plain line, not an error."""
-        self.err.print(escape(message), soft_wrap=True)
+        self.err.print(shown(message), soft_wrap=True)
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(escape(message), soft_wrap=True)
+            self.err.print(shown(message), soft_wrap=True)
 
     def json(self, document: Any) -> None:
-        """One JSON document on stdout, written past rich (no wrapping, no markup)."""
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        """One JSON document on stdout, written past rich (no wrapping, no markup): strict JSON,
+        a number that is not finite written as null (docs/json.md)."""
+        sys.stdout.write(json.dumps(finite(document), indent=2, allow_nan=False) + "\n")
 
     @contextmanager
     def handled(self) -> Iterator[None]:

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mnist_cli.cli.output import Output
+from mnist_cli.cli.output import Output, shown
 from mnist_cli.cli.report import probability
 
 if TYPE_CHECKING:
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 
 def confidence_bar(fraction: float, width: int = 10) -> str:
-    """A bar of `width` cells in eighths of a cell, then the percentage."""
-    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    """A bar of `width` cells in eighths of a cell, then the percentage (an empty bar and n/a
+    where the model's answer is not a number)."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8) if math.isfinite(fraction) else 0
     full, part = divmod(eighths, 8)
     bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
     return f"{bar:░<{width}} {probability(fraction):>7}"
@@ -43,7 +44,7 @@ def _without_file(prediction: Prediction) -> str:
 def prediction_table(
     output: Output, predictions: list[Prediction], noun: str = "digit", title: str | None = None
 ) -> None:
-    table = Table(title=escape(title) if title else None)
+    table = Table(title=shown(title) if title else None)
     table.add_column("file", overflow="fold")
     table.add_column(noun, justify="right", style="bold")
     table.add_column("name")
@@ -51,14 +52,14 @@ def prediction_table(
     table.add_column("next guesses")
     for prediction in predictions:
         if prediction.error:
-            error = f"[red]{escape(_without_file(prediction))}[/]"
-            table.add_row(escape(prediction.file), "[red]-[/]", error, "", "")
+            error = f"[red]{shown(_without_file(prediction))}[/]"
+            table.add_row(shown(prediction.file), "[red]-[/]", error, "", "")
             continue
         best = prediction.best
         table.add_row(
-            escape(prediction.file),
+            shown(prediction.file),
             str(best.prediction),
-            escape(best.label),
+            shown(best.label),
             confidence_bar(best.probability),
             _others(prediction),
         )
@@ -92,8 +93,8 @@ def show_predictions(output: Output, predictions: list[Prediction], to_stderr: b
             continue
         best = prediction.best
         words = Text.from_markup(
-            f"[bold]{escape(prediction.file)}[/]\n\n"
-            f"digit [bold]{best.prediction}[/] ({escape(best.label)})\n"
+            f"[bold]{shown(prediction.file)}[/]\n\n"
+            f"digit [bold]{best.prediction}[/] ({shown(best.label)})\n"
             f"{confidence_bar(best.probability)}\n"
         )
         for guess in prediction.top_k[1:]:

@@ -22,7 +22,7 @@ from rich.progress import (
 )
 
 from mnist_cli.cli.output import Output
-from mnist_cli.cli.report import epoch_line
+from mnist_cli.cli.report import epoch_line, number
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint.format import EpochRecord
@@ -105,7 +105,7 @@ class TrainDisplay:
         self.progress.__exit__(*exc_info)
 
     def step(self, done: int, total: int, loss: float) -> None:
-        status = f"loss {loss:.4f}"
+        status = f"loss {number(loss)}"
         self.progress.update(self.batch_task, completed=done, total=total, status=status)
         fraction = done / total
         if not self.plain or fraction < self.next_mark or done == total:
@@ -115,7 +115,7 @@ class TrainDisplay:
         seconds = time.perf_counter() - self.epoch_started
         self.output.err.print(
             f"epoch {self.epoch:>{width}}/{self.epochs}  {fraction:4.0%} "
-            f"({done}/{total} batches)  train loss {loss:.4f}  {seconds:.1f} s",
+            f"({done}/{total} batches)  train loss {number(loss)}  {seconds:.1f} s",
             soft_wrap=True,
         )
 

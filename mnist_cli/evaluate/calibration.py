@@ -81,11 +81,14 @@ class Bin:
 
 def reliability(probabilities, labels, bins: int = BINS) -> list[Bin]:
     """The images split by their top probability into `bins` equal-width bins of [0, 1]; the
-    last bin includes 1.0."""
+    last bin includes 1.0. An image whose top probability is not a number (a model that
+    answers NaN) is in no bin."""
     probabilities = _array(probabilities, np.float64)
     confidence, predicted = probabilities.max(1), probabilities.argmax(1)
     right = (predicted == _array(labels, np.int64)).astype(np.float64)
-    index = np.clip((confidence * bins).astype(np.int64), 0, bins - 1)
+    known = np.isfinite(confidence)
+    index = np.full(len(confidence), -1, dtype=np.int64)
+    index[known] = np.clip((confidence[known] * bins).astype(np.int64), 0, bins - 1)
     result = []
     for number in range(bins):
         chosen = index == number
@@ -104,9 +107,11 @@ def reliability(probabilities, labels, bins: int = BINS) -> list[Bin]:
 
 def expected_calibration_error(probabilities, labels, bins: int = BINS) -> float:
     """ECE: the gap between confidence and accuracy in each bin, weighted by the bin's share of
-    the images."""
+    the images; NaN where some image's confidence is not a number (in no bin)."""
     table = reliability(probabilities, labels, bins)
     total = sum(b.count for b in table)
+    if total < len(_array(labels, np.int64)):
+        return math.nan
     return sum(b.count / total * abs(b.accuracy - b.confidence) for b in table) if total else 0.0
 
 
