@@ -44,14 +44,20 @@ def _stale_pattern(path: Path, kind: str) -> re.Pattern:
     return re.compile(re.escape(prefix) + r"(\d+)\." + re.escape(kind))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this machine still runs (a zombie does not): what decides that
+    a file or folder a process named after itself was left by a dead one."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError):
         return True  # someone else's process, or not a pid at all: leave its file alone
-    return True
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return status.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def remove_stale_temps(path: Path, kind: str = "tmp") -> None:
@@ -64,7 +70,7 @@ def remove_stale_temps(path: Path, kind: str = "tmp") -> None:
         return
     for entry in entries:
         match = pattern.fullmatch(entry.name)
-        if match and not _pid_alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             Path(entry.path).unlink(missing_ok=True)
 
 

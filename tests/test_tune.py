@@ -123,11 +123,11 @@ def test_without_optuna_tune_says_which_extra(runner, tiny_data, monkeypatch):
     assert "pip install 'mnist-cli[tune]'" in result.stderr
 
 
-def _worker(tiny, *arguments) -> subprocess.Popen:
+def _worker(tiny, *arguments, env: dict[str, str] | None = None) -> subprocess.Popen:
     command = [sys.executable, "-m", "tests.tiny_cli", str(tiny.source), "tune", *FAST]
     return subprocess.Popen(
         [*command, *arguments],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -110,24 +110,32 @@ def tune(
         if importlib.util.find_spec("optuna") is None:
             raise MnistError(MISSING)
         from mnist_cli.tune.best import check_best_path
-        from mnist_cli.tune.study import TuneRequest, check_sqlite
+        from mnist_cli.tune.storage import check_storage
 
         check_best_path(best)
-        check_sqlite(storage)
+        where = check_storage(storage)
         from mnist_cli.data.store import get_dataset
         from mnist_cli.train.interrupts import stop_on_signals
-        from mnist_cli.tune.study import open_study, run_study
+        from mnist_cli.tune.study import TuneRequest, open_study, run_study
 
         ensure_data(output, get_dataset(dataset), data_dir, quiet=False)
         request = TuneRequest(base, data_dir, trials, timeout, storage, study)
-        found = open_study(request)
-        where = f"in {storage}" if storage else "in memory"
-        output.note(f"study {study!r} {where}: {trials} trials of {epochs} epoch(s) each")
+        found, abandoned = open_study(request)
+        for trial in abandoned:
+            worker = f"pid {trial.pid} on {trial.host}" if trial.pid else "its heartbeat stopped"
+            output.note(
+                f"trial {trial.number} was left running by a worker that is gone ({worker}):"
+                " marked failed"
+            )
+        shown = f"in {where.shown}" if where else "in memory"
+        output.note(f"study {study!r} {shown}: {trials} trials of {epochs} epoch(s) each")
         with TrialTable(output, base) as table, stop_on_signals() as stop:
             run_study(found, request, table.add, stop)
         trial = _write_best(found, best, study)
         if stop():
-            kept = f"the study keeps its trials in {storage}" if storage else "the study ends here"
+            kept = "the study ends here"
+            if where:
+                kept = f"the study keeps its trials in {where.shown}"
             kept += f"; best settings in {best}"
             stopped = Interrupted(f"stopped after trial {table.last}: {kept}")
             stopped.exit_code = stop.exit_code  # 143 after SIGTERM
@@ -196,8 +204,9 @@ class TrialTable:
                 f"{_column(name)[0]} {value}"
                 for name, value in zip(self.params, cells[3:-1], strict=True)
             )
+            state = f"{row.state} ({row.error})" if row.error else row.state
             self.output.note(
-                f"trial {row.number} {row.state}: val accuracy {cells[2]} ({settings};"
+                f"trial {row.number} {state}: val accuracy {cells[2]} ({settings};"
                 f" {cells[-1]} s); {self._best(row)}"
             )
 

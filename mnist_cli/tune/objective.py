@@ -1,12 +1,11 @@
 """One trial of `mnist tune`: train with the settings the trial suggests and return the final
 validation accuracy (never the test set's). Each epoch's validation accuracy goes to the pruner,
 which may stop a trial that lags the others. A trial keeps no checkpoint: it trains into a
-temporary folder of its own, removed when the trial ends; the best settings, written as TOML,
-make the model again with `mnist train --config`."""
+temporary folder of its own (named after its worker: workers.py), removed when the trial ends;
+the best settings, written as TOML, make the model again with `mnist train --config`."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from mnist_cli.config import TrainConfig
 from mnist_cli.errors import Interrupted, MnistError
 from mnist_cli.train.loop import train
 from mnist_cli.tune.space import suggest
+from mnist_cli.tune.workers import trial_folder, worker_record
 
 
 class TrialFailed(Exception):
@@ -32,6 +32,7 @@ class Objective:
         self.data_dir = Path(data_dir)
 
     def __call__(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker_record())  # who runs it, should it die
         config = suggest(trial, self.base)
 
         def report(record: EpochRecord) -> None:
@@ -41,7 +42,7 @@ class Objective:
                 raise optuna.TrialPruned(f"pruned after epoch {record.epoch}")
 
         try:
-            with tempfile.TemporaryDirectory(prefix="mnist-tune-") as folder:
+            with trial_folder() as folder:
                 result = train(config, self.data_dir, Path(folder) / "trial.pt", on_epoch=report)
         except Interrupted:
             raise

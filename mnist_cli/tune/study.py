@@ -5,11 +5,8 @@ Never prints: what a trial ended with comes back as a `TrialRow`."""
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +15,8 @@ import optuna
 from mnist_cli.config import TrainConfig
 from mnist_cli.errors import MnistError
 from mnist_cli.tune.objective import Objective, TrialFailed
-
-try:
-    import fcntl
-except ImportError:  # Windows: the retries alone
-    fcntl = None
+from mnist_cli.tune.storage import GRACE_PERIOD, Storage, check_storage, one_opener, open_rdb
+from mnist_cli.tune.workers import Abandoned, fail_abandoned, sweep_trial_folders
 
 OPEN_ATTEMPTS = 5  # workers that start together race to create a new storage's tables
 # The settings a study's trials share (those tune does not search): a study opened again with
@@ -41,6 +35,7 @@ class TrialRow:
     seconds: float
     best_number: int | None  # the best trial of the study so far (all workers')
     best_accuracy: float | None
+    error: str | None = None  # why a failed trial failed
 
 
 @dataclass(frozen=True)
@@ -55,36 +50,14 @@ class TuneRequest:
     study: str
 
 
-def check_sqlite(url: str | None) -> None:
-    """A sqlite:/// storage names a file that is free, or a SQLite database that holds an
-    Optuna study already: never a file of the user's that Optuna would add its tables to."""
-    if url is None or not url.startswith("sqlite:///"):
-        return
-    path = Path(url.removeprefix("sqlite:///"))
-    if not path.exists():
-        return
-    if not path.is_file():
-        raise MnistError(f"--storage {url}: {path} is not a file")
-    with open(path, "rb") as file:
-        header = file.read(16)
-    if header and header != b"SQLite format 3\x00":
-        raise MnistError(f"--storage {url}: {path} is not a SQLite database: give another file")
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
-            rows = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            tables = {name for (name,) in rows}
-    except sqlite3.Error as error:
-        raise MnistError(f"--storage {url}: cannot read {path} ({error})") from None
-    if tables and "studies" not in tables:
-        raise MnistError(
-            f"--storage {url}: {path} is a SQLite database of something else: give another file"
-        )
-
-
-def open_study(request: TuneRequest) -> optuna.Study:
-    """The study, created or (in a storage) loaded; refused where its fixed settings differ."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI shows each trial itself
-    seeded = request.storage is None  # workers sharing a storage must not draw the same settings
+def open_study(request: TuneRequest) -> tuple[optuna.Study, list[Abandoned]]:
+    """The study, created or (in a storage) loaded, and the trials that workers which died had
+    left running, now marked failed; refused where its fixed settings differ."""
+    # The CLI shows each trial itself, a failed one with its reason: Optuna's own warning of a
+    # failed trial comes with a traceback.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = check_storage(request.storage)
+    seeded = storage is None  # workers sharing a storage must not draw the same settings
     sampler = optuna.samplers.TPESampler(
         seed=request.base.seed if seeded else None,
         n_startup_trials=max(1, min(10, (request.trials or 20) // 2)),
@@ -92,9 +65,9 @@ def open_study(request: TuneRequest) -> optuna.Study:
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2)
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
-            with _one_opener(request.storage):
+            with one_opener(storage):
                 study = optuna.create_study(
-                    storage=request.storage,
+                    storage=open_rdb(storage),
                     study_name=request.study,
                     direction="maximize",
                     sampler=sampler,
@@ -102,14 +75,16 @@ def open_study(request: TuneRequest) -> optuna.Study:
                     load_if_exists=True,
                 )
             break
+        except MnistError:
+            raise
         except Exception as error:  # a bad URL, a missing driver, a server that does not answer
             if attempt < OPEN_ATTEMPTS and _racing(error):
                 time.sleep(0.2 * attempt)
                 continue
             first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-            raise MnistError(f"cannot open --storage {request.storage}: {first}") from None
-    _check_fixed(study, request)
-    return study
+            raise MnistError(f"cannot open --storage {storage.shown}: {first}") from None
+    _check_fixed(study, request, storage)
+    return study, fail_abandoned(study)
 
 
 def _racing(error: Exception) -> bool:
@@ -119,37 +94,18 @@ def _racing(error: Exception) -> bool:
     return any(sign in text for sign in ("already exists", "database is locked", "unique"))
 
 
-@contextmanager
-def _one_opener(url: str | None) -> Iterator[None]:
-    """For a SQLite file, one process at a time creates or loads the study: Optuna makes a new
-    file's tables without a lock, and two workers that start together would both try. The lock
-    is a `flock` on the database file itself, which SQLite's own (POSIX) locks do not see."""
-    if url is None or not url.startswith("sqlite:///") or fcntl is None:
-        yield
-        return
-    path = Path(url.removeprefix("sqlite:///"))
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    except OSError as error:
-        raise MnistError(f"--storage {url}: cannot open {path}: {error.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _check_fixed(study: optuna.Study, request: TuneRequest) -> None:
+def _check_fixed(study: optuna.Study, request: TuneRequest, storage: Storage | None) -> None:
     fixed = {name: getattr(request.base, name) for name in FIXED}
     stored = study.user_attrs.get("fixed")
     if stored is None:
         study.set_user_attr("fixed", fixed)
         return
+    where = storage.shown if storage else "memory"
     for name, value in fixed.items():
         if stored.get(name) != value:
             flag = "--" + name.replace("_", "-")
             raise MnistError(
-                f"study {request.study!r} in {request.storage} was run with {flag}"
+                f"study {request.study!r} in {where} was run with {flag}"
                 f" {stored.get(name)}, not {value}: give the same, or another --study"
             )
 
@@ -161,20 +117,30 @@ def run_study(
     should_stop: Callable[[], bool],
 ) -> None:
     """Run trials until `request.trials` or `request.timeout`; after each, `on_trial(row)`, and
-    if `should_stop()` the study stops there (the trial in progress always finishes)."""
+    if `should_stop()` the study stops there (the trial in progress always finishes). First,
+    the trial folders that killed workers of this machine left are removed."""
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         on_trial(_row(study, trial))
         if should_stop():
             study.stop()
 
-    study.optimize(
-        Objective(request.base, request.data_dir),
-        n_trials=request.trials,
-        timeout=request.timeout,
-        callbacks=[after_trial],
-        catch=(TrialFailed,),
-    )
+    sweep_trial_folders()  # those that killed workers of this machine left
+    try:
+        study.optimize(
+            Objective(request.base, request.data_dir),
+            n_trials=request.trials,
+            timeout=request.timeout,
+            callbacks=[after_trial],
+            catch=(TrialFailed,),
+        )
+    except ValueError as error:  # Optuna's "Cannot tell a FAIL trial."
+        if "cannot tell" not in str(error).lower():
+            raise
+        raise MnistError(
+            f"the trial in progress was marked failed by another worker: this one sent no"
+            f" heartbeat for {GRACE_PERIOD // 60} minutes (was it stopped?); start it again"
+        ) from None
 
 
 def _row(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> TrialRow:
@@ -194,6 +160,7 @@ def _row(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> TrialRow:
         seconds=float(trial.user_attrs.get("seconds", 0.0)),
         best_number=best.number if best else None,
         best_accuracy=best.value if best else None,
+        error=trial.user_attrs.get("error"),  # set only where a trial failed
     )
 
 
