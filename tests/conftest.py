@@ -173,6 +173,20 @@ def tiny_checkpoint(tiny_data, runner) -> Path:
     return train_mlp(runner, 2)
 
 
+@pytest.fixture
+def within_seconds():
+    """Fail, instead of hanging the suite, if the test blocks (on a FIFO) for 60 s."""
+
+    def hung(signum, frame):
+        raise AssertionError("blocked: the FIFO was opened")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
 def torch_loaded_after(code: str) -> bool:
     """Run `code` in a fresh interpreter (in the current folder); whether torch was imported by
     the time it ended. The code's own asserts fail the test."""

@@ -20,6 +20,7 @@ FLOORS = [
         "mnist_cli.networks",
         "mnist_cli.files",
         "mnist_cli.locks",
+        "mnist_cli.pictures",
         "mnist_cli.checkpoint.format",
     ],
     ["mnist_cli.paths", "mnist_cli.data"],  # a user's paths; the datasets

@@ -4,7 +4,6 @@ not draw (the user's picture, a FIFO, a planted link), each refused in one line 
 work, while a picture it drew itself is still replaced."""
 
 import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -26,20 +25,6 @@ def _one_line_error(result, *words: str) -> None:
 def no_evaluation(monkeypatch):
     """The test data is never loaded: a refusal must come before the work."""
     monkeypatch.setattr(scoring, "load_split_arrays", lambda *a: pytest.fail("data was loaded"))
-
-
-@pytest.fixture
-def within_seconds():
-    """Fail, instead of hanging the suite, if the test blocks (on a FIFO) for 60 s."""
-
-    def hung(signum, frame):
-        raise AssertionError("blocked: the FIFO was opened")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 # -- item 9: sentences instead of "unexpected ..."

@@ -1,5 +1,6 @@
 """Pictures drawn with matplotlib: the learning curves (`train --plot`) and the reliability
-diagram (`evaluate --reliability`). An optional extra (`pip install 'mnist-cli[plot]'`),
+diagram (`evaluate --reliability`), marked and written as every picture of ours is (pictures.py):
+never over anything but a picture mnist drew. An optional extra (`pip install 'mnist-cli[plot]'`),
 imported only when a plot is asked for."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_cli.errors import MnistError, OutputError
-from mnist_cli.files import write_atomically
+from mnist_cli.pictures import PICTURES, check_picture_path, savefig_metadata, write_picture
 
 if TYPE_CHECKING:
     from mnist_cli.checkpoint.format import EpochRecord
@@ -22,12 +23,12 @@ MISSING = "{option} needs matplotlib, which is not installed: pip install 'mnist
 
 
 def check_plot(path: Path, option: str = "--plot") -> None:
-    """Before the work starts: matplotlib is there and `path` can be a plot."""
+    """Before the work starts: `path` can be a plot, holds nothing but a picture mnist drew,
+    and matplotlib is there."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise MnistError(f"{option} {path}: give a file name ending in {', '.join(FORMATS)}")
-    if not path.parent.is_dir():
-        raise MnistError(f"{option} {path}: folder {path.parent} does not exist")
+    check_picture_path(path, option)
     _pyplot(option)
 
 
@@ -43,18 +44,21 @@ def _pyplot(option: str = "--plot"):
 
 
 @contextmanager
-def _saved(pyplot, figure, path: Path, what: str) -> Iterator[None]:
-    """Draw in the block, then write `figure` to `path`; always close it."""
+def _saved(pyplot, figure, path: Path, option: str) -> Iterator[None]:
+    """Draw in the block, then write `figure` to `path`, marked as the picture of `option`;
+    always close it."""
+    image = io.BytesIO()  # written atomically: never through a planted link, never half
+    image_format = Path(path).suffix.lower().lstrip(".")
     try:
         yield
         figure.tight_layout()
-        image = io.BytesIO()  # written atomically: never through a planted link, never half
-        figure.savefig(image, dpi=120, format=Path(path).suffix.lower().lstrip("."))
-        write_atomically(Path(path), image.getbuffer(), what)
+        metadata = savefig_metadata(image_format, option)
+        figure.savefig(image, dpi=120, format=image_format, metadata=metadata)
     except (OSError, ValueError) as error:
-        raise OutputError(f"cannot write {what} {path}: {error}") from None
+        raise OutputError(f"cannot write {PICTURES[option].what} {path}: {error}") from None
     finally:
         pyplot.close(figure)
+    write_picture(path, image.getbuffer(), option)
 
 
 def plot_history(history: list[EpochRecord], path: Path) -> None:
@@ -64,7 +68,7 @@ def plot_history(history: list[EpochRecord], path: Path) -> None:
     epochs = [row.epoch for row in history]
     validated = [row for row in history if row.val_loss is not None]
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
-    with _saved(pyplot, figure, path, "the plot"):
+    with _saved(pyplot, figure, path, "--plot"):
         loss_axes.plot(epochs, [row.train_loss for row in history], "o-", label="train")
         if validated:
             val_epochs = [row.epoch for row in validated]
@@ -92,7 +96,7 @@ def plot_reliability(calibration: Calibration, title: str, path: Path) -> None:
     figure, (bars, counts) = pyplot.subplots(
         2, 1, figsize=(6, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    with _saved(pyplot, figure, path, "the reliability diagram"):
+    with _saved(pyplot, figure, path, "--reliability"):
         width = calibration.bins[0].high - calibration.bins[0].low
         for bins, label, style in (
             (

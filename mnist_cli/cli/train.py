@@ -115,6 +115,9 @@ def train(
         check_threads(config.threads)
         check_start(config, resume, tensorboard)
         from mnist_cli.cli.plot import check_plot, plot_history
+
+        if plot and cluster.is_main:  # before any work: no run is spent on a refusal
+            check_plot(plot)  # only a picture mnist drew is replaced; matplotlib is there
         from mnist_cli.cli.progress import TrainDisplay
         from mnist_cli.data.store import get_dataset
         from mnist_cli.train.interrupts import stop_on_signals
@@ -127,8 +130,6 @@ def train(
 
             config, resumed = resumed_run(checkpoint, given)
         done = len(resumed.history) if resumed else 0
-        if plot:
-            check_plot(plot)  # before training: a missing matplotlib must not cost a run
         ensure_data(output, get_dataset(config.dataset), data_dir, quiet=False)
         if nproc is not None and nproc > 1:
             return run_on_processes(ctx, output, nproc, resumed)
