@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +47,7 @@ SHORT_RECIPE = {"width": 24, "elastic": 0.0, "thickness": 0.0}
 LONG_RECIPE = {"width": 32, "elastic": 1.5, "thickness": 0.5}
 # What ran before these fields were stored: a checkpoint without them was trained so.
 LEGACY_RECIPE = SHORT_RECIPE
+MAX_ELASTIC = 28.0  # pixels: a bend as large as the image itself
 
 
 @dataclass(frozen=True)
@@ -131,12 +132,24 @@ def check_config(config: TrainConfig) -> None:
         raise MnistError("--seed must be at least -2**63 and below 2**64")
     if not (0 <= config.thickness <= 1 and config.elastic >= 0):  # NaN too
         raise MnistError("--thickness must be from 0 to 1, and --elastic at least 0")
+    if not config.elastic <= MAX_ELASTIC:  # infinity too
+        raise MnistError(f"--elastic must be from 0 to {MAX_ELASTIC:g} pixels (the image's side)")
     if not 0 <= config.closed_fours <= 1:
         raise MnistError("--closed-fours must be from 0 to 1")
     if config.threads is not None and config.threads < 1:
         raise MnistError("--threads must be at least 1")
     if not 1 <= config.width <= 512:
         raise MnistError("--width must be from 1 to 512")
+    _check_finite(config)
+
+
+def _check_finite(config: TrainConfig) -> None:
+    """Every number with a fraction is finite, whatever checks above cover it: NaN or infinity
+    fails a run only later ("diverged"), after a stop may already have saved it."""
+    for field in fields(config):
+        value = getattr(config, field.name)
+        if "float" in str(field.type) and value is not None and not math.isfinite(value):
+            raise MnistError(f"--{field.name.replace('_', '-')} must be a finite number")
 
 
 def for_device(config: TrainConfig, device_type: str) -> TrainConfig:

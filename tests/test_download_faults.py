@@ -3,8 +3,10 @@ a server that stalls before or during the body, wrong bytes. Each ends with veri
 a retry or the next mirror) or one clear error, within the timeouts; nothing half-written stays."""
 
 import dataclasses
+import errno
 import gzip
 import http.server
+import os
 import threading
 from pathlib import Path
 
@@ -147,3 +149,51 @@ def test_an_interrupted_download_leaves_no_file(tiny, serve, tmp_path):
             tiny.dataset, tmp_path / "data", [serve(tiny.source)], on_progress=interrupt_midway
         )
     assert _files(tmp_path / "data" / "mnist") == set()
+
+
+# -- issue 29: a full disk
+
+
+class _FullDisk:
+    """A file open for writing on a disk with no space left: every write fails."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._real.close()
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+@pytest.mark.parametrize("how", ["mirror", "from"])
+def test_a_full_disk_names_the_path_and_says_the_disk_is_full(
+    runner, tiny, serve, monkeypatch, how
+):
+    from mnist_cli.data import extract
+
+    real_new_temp = extract.new_temp
+    monkeypatch.setattr(extract, "new_temp", lambda *a, **k: _FullDisk(real_new_temp(*a, **k)))
+    hits = []
+    if how == "mirror":
+        result = _download(
+            runner, serve(tiny.source, _faulty(lambda n: "ok", hits, threading.Event()))
+        )
+    else:
+        result = runner.invoke(app(), ["download", "--from", str(tiny.source)])
+    assert result.exit_code == 1
+    target = Path("data") / "mnist" / "train-images-idx3-ubyte"
+    assert result.stderr == (
+        f"error: cannot write {target}: the disk is full (no space left on device);"
+        " free some space, or give another --data-dir\n"
+    ), result.stderr
+    assert "Errno" not in result.stderr
+    assert len(hits) <= 1  # a full disk is not retried, nor the next mirror tried
+    assert _files(Path("data/mnist")) == set()  # nothing half-written stays

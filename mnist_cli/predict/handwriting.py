@@ -23,6 +23,7 @@ BLOCKS = 12  # the paper's brightness is estimated on a grid of BLOCKS x BLOCKS
 MIN_CONTRAST = 0.06  # ink fainter than this against its paper is a blank page
 FINE = 3  # strokes are measured and thickened at FINE times the 20x20 box
 STROKE = 2.2  # the median MNIST stroke width, in pixels of the 20x20 box (1.5 is thin)
+SOLID = 0.1  # levelled ink at least this bright is the digit; fainter, the halo of blur and noise
 
 
 def _shrink(grey: np.ndarray) -> np.ndarray:
@@ -136,8 +137,9 @@ def _stroke_width(ink: np.ndarray) -> float:
 
 
 def fit(ink: np.ndarray) -> np.ndarray:
-    """The ink, cropped, scaled so that its longer side is BOX, thin strokes thickened."""
-    solid = ink > 0.1  # not the faint halo of blur and noise
+    """The ink, cropped, scaled so that its longer side is BOX, thin strokes thickened. The ink
+    holds some SOLID ink (to_mnist sees to it): the crop is to that."""
+    solid = ink > SOLID  # not the faint halo of blur and noise
     rows = np.flatnonzero(solid.any(axis=1))
     cols = np.flatnonzero(solid.any(axis=0))
     ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -185,7 +187,15 @@ def to_mnist(image: Image.Image, preprocess: bool = True) -> np.ndarray:
     ink = level(_shrink(grey))
     if ink is None:
         return np.zeros((SIDE, SIDE), dtype=np.float32)  # a blank page: nothing to centre
-    ink = keep_digit(wipe_ruled_lines(ink))
-    if not ink.any():
+    ink = keep_digit(_without_ruled_lines(ink))
+    if not (ink > SOLID).any():  # what fit crops to: only a faint halo is a blank page too
         return np.zeros((SIDE, SIDE), dtype=np.float32)
     return centre_by_mass(fit(ink))
+
+
+def _without_ruled_lines(ink: np.ndarray) -> np.ndarray:
+    """The ink with ruled lines wiped (ruled.py), unless the wipe would leave no solid ink: what
+    looked like a line was then the picture itself, a wide and flat shape (a shoe, a bar) whose
+    every row spans the page, and it stays."""
+    wiped = wipe_ruled_lines(ink)
+    return wiped if (wiped > SOLID).any() else ink

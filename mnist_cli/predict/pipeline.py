@@ -22,7 +22,7 @@ from mnist_cli.inference.ensemble import probabilities
 from mnist_cli.inference.loader import classifiers_of
 from mnist_cli.predict.fashion import to_fashion
 from mnist_cli.predict.handwriting import to_mnist
-from mnist_cli.predict.read import read_image
+from mnist_cli.predict.read import SIDE, read_image
 from mnist_cli.predict.sources import Source
 
 if TYPE_CHECKING:
@@ -67,13 +67,24 @@ class Prediction:
 
 
 def _prepare(source: Source, prepare: Preparer, preprocess: bool) -> np.ndarray:
+    """The model's input for one source, or an ImageError naming it: whatever goes wrong in
+    preparing one image (a bug of ours too) costs that image its answer, never the batch's."""
     if source.error:
         raise ImageError(source.error)
     image = read_image(source.data if source.path is None else source.path, source.name)
     try:
-        return prepare(image, preprocess)
+        pixels = np.asarray(prepare(image, preprocess), dtype=np.float32)
+        if pixels.shape != (SIDE, SIDE) or not np.isfinite(pixels).all():
+            raise ImageError(f"could not be prepared (not {SIDE}x{SIDE} finite pixels)")
     except ImageError as error:  # from the pixels: the message does not name the file yet
         raise ImageError(f"{source.name}: {error}") from None
+    except Exception as error:  # not ours to expect: said in the image's row, not a crash
+        why = (str(error).strip().splitlines() or [""])[0][:160]
+        raise ImageError(
+            f"{source.name}: could not be prepared (unexpected {type(error).__name__}"
+            f"{': ' + why if why else ''}; please report it)"
+        ) from None
+    return pixels
 
 
 def predict_files(

@@ -1,13 +1,23 @@
 """Where a process stands in a data-parallel run, as torchrun's environment says: read without
 torch, so that `mnist train` knows before importing it whether this process is the one that
-checks and locks the checkpoint (rank 0)."""
+checks and locks the checkpoint (rank 0). And a rank that `--nproc` started ends with its
+launcher, even one killed by SIGKILL, and writes nothing once it is gone."""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mnist_cli.errors import MnistError
+
+LAUNCHER_ENV = "MNIST_LAUNCHER_PID"  # set by --nproc for its ranks: the process they end with
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends this process when its parent dies
+ORPHANED_EXIT = 137  # 128 + SIGKILL, as if killed with the launcher: no one waits for it
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,11 @@ class Cluster:
         return slice(start, end)
 
 
-def from_environment(environ: dict[str, str] | None = None) -> Cluster:
-    """The Cluster torchrun describes in the environment; one process where it says nothing."""
+def from_environment(environ: Mapping[str, str] | None = None) -> Cluster:
+    """The Cluster torchrun describes in the environment; one process where it says nothing.
+    Read from this process's own environment by a rank of `--nproc`, it also binds the rank to
+    its launcher (follow_launcher): the first thing `mnist train` does."""
+    own = environ is None
     environ = os.environ if environ is None else environ
     try:
         world_size = int(environ.get("WORLD_SIZE", "1"))
@@ -51,4 +64,58 @@ def from_environment(environ: dict[str, str] | None = None) -> Cluster:
         ) from None
     if world_size < 1 or not 0 <= rank < world_size:
         raise MnistError(f"RANK {rank} of WORLD_SIZE {world_size} does not exist")
+    if own and world_size > 1:
+        follow_launcher(environ)
     return Cluster(rank=rank, world_size=world_size, local_rank=local_rank)
+
+
+def _launcher(environ: Mapping[str, str]) -> int | None:
+    """The pid of the `--nproc` launcher this process was started by, if it was."""
+    pid = environ.get(LAUNCHER_ENV, "")
+    return int(pid) if pid.isdigit() else None
+
+
+def orphaned() -> bool:
+    """A rank of `--nproc` whose launcher is gone (its parent is now another process)."""
+    launcher = _launcher(os.environ)
+    return launcher is not None and os.getppid() != launcher
+
+
+def _die_with_parent(name: str) -> None:
+    """Have the kernel send the signal `name` to this process once its parent dies (Linux;
+    elsewhere nothing: orphaned() still keeps such a rank from writing)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(getattr(signal, name)), 0, 0, 0)
+
+
+def follow_launcher(environ: Mapping[str, str]) -> None:
+    """A rank that `--nproc` started ends with its launcher. A launcher killed by SIGKILL cannot
+    pass anything on, and its shell has returned: the kernel kills the rank at once
+    (PR_SET_PDEATHSIG), so that no file changes afterwards. A launcher gone before that was set
+    (the parent is already another process) means the rank exits now."""
+    if _launcher(environ) is None:
+        return
+    _die_with_parent("SIGKILL")
+    if orphaned():
+        os._exit(ORPHANED_EXIT)
+
+
+@contextmanager
+def launcher_death_deferred() -> Iterator[None]:
+    """While inside, for writes that must happen together (a checkpoint and its record, with
+    SIGTERM blocked): a launcher that dies waits for them. Its death then sends SIGTERM, held
+    back by the block, instead of SIGKILL, and the rank exits as the block ends, the files
+    whole. A rank whose launcher is already gone exits before it writes anything."""
+    if _launcher(os.environ) is None:
+        yield
+        return
+    if orphaned():
+        os._exit(ORPHANED_EXIT)
+    _die_with_parent("SIGTERM")
+    try:
+        yield
+    finally:
+        _die_with_parent("SIGKILL")
+        if orphaned():
+            os._exit(ORPHANED_EXIT)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mnist_cli.errors import SIGINT_EXIT, SIGTERM_EXIT, Interrupted
+from mnist_cli.train.cluster import launcher_death_deferred
 
 SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None)
 
@@ -63,12 +64,15 @@ def stop_on_signals() -> Iterator[StopRequest]:
 @contextmanager
 def signals_deferred() -> Iterator[None]:
     """While inside, SIGINT and SIGTERM wait (blocked, not lost): for writes that must happen
-    together, such as a checkpoint and the record beside it."""
+    together, such as a checkpoint and the record beside it. So does the death of the `--nproc`
+    launcher, after which a rank writes nothing more (cluster.launcher_death_deferred)."""
     if not hasattr(signal, "pthread_sigmask"):
-        yield
+        with launcher_death_deferred():
+            yield
         return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     try:
-        yield
+        with launcher_death_deferred():
+            yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)

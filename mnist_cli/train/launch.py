@@ -5,11 +5,15 @@ ended. Every process's output goes to this one's terminal; only rank 0 prints.""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mnist_cli.errors import SIGINT_EXIT, SIGTERM_EXIT
+from mnist_cli.train.cluster import LAUNCHER_ENV
 
 STOPPED = (SIGTERM_EXIT, SIGINT_EXIT)  # how a rank exits when a user stopped it (SIGTERM first)
 
@@ -26,7 +30,8 @@ class Launched:
 def launch(nproc: int, command: list[str]) -> Launched:
     """Run `command` (a program and its arguments) as `nproc` ranks of one run on this machine.
     Ctrl-C or SIGTERM here reaches every rank once (each finishes its step, rank 0 saves); a
-    rank that fails makes the launcher stop the others."""
+    rank that fails makes the launcher stop the others; a launcher killed outright (SIGKILL)
+    takes the ranks with it, unsaved (cluster.follow_launcher)."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -47,12 +52,28 @@ def launch(nproc: int, command: list[str]) -> Launched:
         signals_to_handle="SIGTERM,SIGINT,SIGHUP",
     )
     try:
-        elastic_launch(config, command[0])(*command[1:])
+        with _ranks_follow_this_process():
+            elastic_launch(config, command[0])(*command[1:])
     except ChildFailedError as failed:
         return _ended(failed.failures)
     except SignalException as stopped:  # this process got it; the ranks, in turn, too
         return Launched(128 + int(stopped.sigval))  # 130 for Ctrl-C, 143 for SIGTERM, as a shell
     return Launched(0)
+
+
+@contextmanager
+def _ranks_follow_this_process() -> Iterator[None]:
+    """While inside, the processes started get this one's pid as their launcher's (they inherit
+    the environment); outside, the environment is as it was."""
+    previous = os.environ.get(LAUNCHER_ENV)
+    os.environ[LAUNCHER_ENV] = str(os.getpid())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(LAUNCHER_ENV, None)
+        else:
+            os.environ[LAUNCHER_ENV] = previous
 
 
 def _ended(failures: dict) -> Launched:
