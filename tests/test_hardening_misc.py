@@ -178,3 +178,27 @@ def test_preparing_odd_pictures_gives_an_input_or_our_error(pixels, kind):
         return
     assert prepared.shape == (28, 28) and prepared.dtype == np.float32
     assert np.isfinite(prepared).all() and 0 <= prepared.min() and prepared.max() <= 1
+
+
+def test_a_run_stopped_after_it_diverged_saves_no_checkpoint(tiny_data, monkeypatch):
+    """A stop mid-epoch saves the weights as they are; when they hold NaN (the run diverged
+    within the epoch the stop cut short), no command could load that file, so nothing is
+    written and the line says why."""
+    import torch
+
+    from mnist_cli.config import TrainConfig
+    from mnist_cli.train import loop
+
+    real_epoch = loop._train_epoch
+
+    def diverging_epoch(run, data, stop):
+        done = real_epoch(run, data, lambda: True)  # stopped after its first step
+        with torch.no_grad():
+            next(run.model.parameters()).fill_(float("nan"))
+        return done
+
+    monkeypatch.setattr(loop, "_train_epoch", diverging_epoch)
+    config = dataclasses.replace(TrainConfig(), model="mlp", epochs=1, threads=1)
+    with pytest.raises(MnistError, match="diverged .*nothing was saved"):
+        loop.train(config, tiny_data, Path("ckpt.pt"))
+    assert not Path("ckpt.pt").exists()

@@ -213,9 +213,15 @@ def _run_epochs(
         stopwatch.start()
         train_loss = _train_epoch(run, data, stop)
         if train_loss is None:
+            where = f"in epoch {epoch} after step {run.progress.step} of {steps}"
+            if not state.weights_finite(run):  # a diverged run: no checkpoint no command loads
+                raise MnistError(
+                    f"stopped {where}, but training had diverged (the weights hold NaN or"
+                    " infinity), so nothing was saved: try a lower --lr"
+                )
             if not (run.keep_old and not run.history):  # an older checkpoint keeps its bytes
                 state.save(run, path, record)
-            raise Stopped(f"in epoch {epoch} after step {run.progress.step} of {steps}")
+            raise Stopped(where)
         train_seconds = stopwatch.seconds()
         run.progress = None
         train_loss = distributed.mean_across(train_loss, run.cluster, run.runtime.device)

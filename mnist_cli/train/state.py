@@ -98,6 +98,17 @@ def start(
     return run
 
 
+def weights_finite(run: Run) -> bool:
+    """Whether every floating weight and buffer of the model is finite: a checkpoint of any
+    other is refused by checkpoint/read.py, so it is never written. The same on every rank
+    (DDP keeps their weights equal)."""
+    return all(
+        bool(torch.isfinite(value).all())
+        for value in run.model.state_dict().values()
+        if value.is_floating_point()
+    )
+
+
 def save(run: Run, path: Path, record: RunRecord) -> None:
     """The checkpoint, then its record, with signals held back between the two: the record
     gains the epoch just finished, or a fresh run's record starts (empty, if stopped in its
