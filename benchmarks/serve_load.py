@@ -1,9 +1,14 @@
-"""`mnist serve` under load: a real server process on 127.0.0.1, then REQUESTS requests to
-`POST /api/predict` (real MNIST test digits as PNG, each a different image) from CONCURRENCY
-clients at once, each client on one kept-alive connection. Prints requests/s, p50 and p99
-latency, errors (anything but a 200), and the server's resident memory (VmRSS) after a warm-up,
-after the run, and after a second run (growth beyond noise would be a leak). Bounded in count
-and in time (--deadline); asserts nothing about speed.
+"""`mnist serve` under load, on each runtime that can answer: a real server process on 127.0.0.1
+for the checkpoint given (its verified `ckpt.onnx` on onnxruntime, when train left one beside it)
+and for a copy of the checkpoint alone (no export beside it: torch), each sent REQUESTS requests
+to `POST /api/predict` (real MNIST test digits as PNG, each a different image) from CONCURRENCY
+clients at once, each client on one kept-alive connection, twice. Prints, per server: the
+runtime its start-up line names, the seconds from its start to the first `/healthz` 200 (against
+`python -c pass`, the floor of any Python server), requests/s, p50 and p99 latency, errors
+(anything but a 200), its resident memory (VmRSS) after each run of REQUESTS and its peak
+(VmHWM), and whether libtorch is mapped. Prints the command and the machine (CPUs, load
+average: the times mean little on a busy machine). Bounded in count and in time (--deadline);
+asserts nothing about speed.
 
     python -m benchmarks.serve_load CHECKPOINT [--data-dir data] [--requests 1000]
         [--concurrency 8] [--deadline 600]
@@ -15,20 +20,25 @@ import argparse
 import http.client
 import io
 import os
+import platform
 import re
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
-URL = re.compile(r"at http://127\.0\.0\.1:(\d+)/ \(Ctrl-C stops\)")
+URL = re.compile(r"answering with (.*), at http://127\.0\.0\.1:(\d+)/ \(Ctrl-C stops\)")
 WARM_UP = 50
+START_DEADLINE = 120  # seconds a server may take to answer its first /healthz
 
 
 def digits(data_dir: Path, count: int) -> list[bytes]:
@@ -44,33 +54,73 @@ def digits(data_dir: Path, count: int) -> list[bytes]:
     return encoded
 
 
-def start_server(checkpoint: Path) -> tuple[subprocess.Popen, int]:
-    """`python -m mnist_cli serve CHECKPOINT --port 0 --quiet` and the port it took."""
+@dataclass
+class Served:
+    """One server under test, and what was measured of it."""
+
+    process: subprocess.Popen
+    port: int
+    answered_by: str  # from its start-up line
+    ready: float  # seconds from its start to the first /healthz 200
+    memory: list[float] = field(default_factory=list)  # VmRSS, MiB, after warm-up and each run
+    runs: list[tuple[float, list[float], int]] = field(default_factory=list)
+
+
+def start_server(checkpoint: Path) -> Served:
+    """`python -m mnist_cli serve CHECKPOINT --port 0 --quiet`, timed to its first /healthz 200."""
     command = [sys.executable, "-m", "mnist_cli", "serve", str(checkpoint), "--port", "0"]
+    started = time.perf_counter()
     process = subprocess.Popen(
         [*command, "--quiet"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
     )
-    found: list[int] = []
+    found: list[re.Match] = []
 
     def read() -> None:
         for line in process.stderr:
             if not found and (match := URL.search(line)):
-                found.append(int(match.group(1)))
+                found.append(match)
         process.stderr.close()
 
     threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + 120
-    while not found:
+    deadline = time.monotonic() + START_DEADLINE
+    while not (found and healthy(int(found[0].group(2)))):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise SystemExit("mnist serve did not start")
-        time.sleep(0.05)
-    return process, found[0]
+            raise SystemExit(f"mnist serve {checkpoint} did not start")
+        time.sleep(0.005)
+    ready = time.perf_counter() - started
+    return Served(process, int(found[0].group(2)), found[0].group(1), ready)
 
 
-def rss_mib(pid: int) -> float:
+def healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def python_start() -> float:
+    """The median seconds of `python -c pass` (5 runs): no server in Python starts faster."""
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def process_status(pid: int, key: str) -> float:
+    """A VmRSS or VmHWM of /proc/PID/status, in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+    return int(re.search(rf"{key}:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def maps_torch(pid: int) -> bool:
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
 
 
 def run(port: int, bodies: list[bytes], concurrency: int, deadline: float):
@@ -113,47 +163,71 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, round(fraction * (len(values) - 1)))] if values else 0.0
 
 
+def measure(checkpoint: Path, bodies: list[bytes], arguments) -> tuple[Served, float, bool]:
+    """A server of `checkpoint` started, warmed up, run twice and stopped by SIGINT: what was
+    measured, its peak memory and whether libtorch was mapped."""
+    served = start_server(checkpoint)
+    deadline = time.monotonic() + arguments.deadline
+    try:
+        run(served.port, bodies[:WARM_UP], arguments.concurrency, deadline)
+        served.memory.append(process_status(served.process.pid, "VmRSS"))
+        for _ in range(2):
+            served.runs.append(run(served.port, bodies, arguments.concurrency, deadline))
+            served.memory.append(process_status(served.process.pid, "VmRSS"))
+        peak, torch = process_status(served.process.pid, "VmHWM"), maps_torch(served.process.pid)
+    finally:
+        served.process.send_signal(signal.SIGINT)
+        code = served.process.wait(timeout=60)
+    if code != 0:
+        raise SystemExit(f"mnist serve {checkpoint} ended with exit {code} on SIGINT")
+    return served, peak, torch
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--deadline", type=float, default=600, help="seconds, for both runs")
+    parser.add_argument("--deadline", type=float, default=600, help="seconds, per server")
     arguments = parser.parse_args()
     bodies = digits(arguments.data_dir, arguments.requests)
-    process, port = start_server(arguments.checkpoint)
-    deadline = time.monotonic() + arguments.deadline
-    try:
-        run(port, bodies[:WARM_UP], arguments.concurrency, deadline)
-        memory = [rss_mib(process.pid)]
-        rows = []
-        for _ in range(2):
-            seconds, latencies, errors = run(port, bodies, arguments.concurrency, deadline)
-            memory.append(rss_mib(process.pid))
-            rows.append((seconds, latencies, errors))
-    finally:
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=60)
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    floor = python_start()
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        alone = Path(scratch) / arguments.checkpoint.name  # no export beside it: torch answers
+        shutil.copy(arguments.checkpoint, alone)
+        for checkpoint in (arguments.checkpoint, alone):
+            results.append(measure(checkpoint, bodies, arguments))
+    print("command: python -m benchmarks.serve_load " + " ".join(sys.argv[1:]))
     print(
-        f"mnist serve {arguments.checkpoint} on 127.0.0.1, {os.cpu_count()} CPUs;"
-        f" {arguments.requests} requests at concurrency {arguments.concurrency}, each run"
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()},"
+        f" {os.cpu_count()} CPUs, Python {platform.python_version()};"
+        f" load average {load} at the start (shared, not idle)"
     )
     print(
-        f"{'run':>4} {'seconds':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
-        f" {'mean ms':>7} {'errors':>6}"
+        f"{arguments.requests} requests to POST /api/predict at concurrency"
+        f" {arguments.concurrency}, twice per server, after {WARM_UP} to warm up;"
+        " ready: seconds from start to the first /healthz 200"
     )
-    for number, (seconds, latencies, errors) in enumerate(rows, 1):
-        print(
-            f"{number:>4} {seconds:8.2f} {len(latencies) / seconds:7.1f}"
-            f" {1000 * percentile(latencies, 0.5):7.1f} {1000 * percentile(latencies, 0.99):7.1f}"
-            f" {1000 * statistics.fmean(latencies or [0]):7.1f} {errors:>6}"
-        )
+    print(f"python -c pass: {floor:.3f} s (the floor of any Python server's start)")
+    width = max(len(served.answered_by) for served, _, _ in results)
     print(
-        f"server RSS: {memory[0]:.1f} MiB after {WARM_UP} warm-up requests,"
-        f" {memory[1]:.1f} MiB after run 1, {memory[2]:.1f} MiB after run 2"
+        f"{'answering with':<{width}} {'ready s':>7} {'run':>3} {'req/s':>6} {'p50 ms':>6}"
+        f" {'p99 ms':>6} {'errors':>6} {'RSS MiB':>7} {'peak':>6} {'libtorch':>8}"
     )
-    print(f"server stopped by SIGINT: exit {code}")
+    for served, peak, torch in results:
+        for number, (seconds, latencies, errors) in enumerate(served.runs, 1):
+            first = number == 1
+            print(
+                f"{served.answered_by if first else '':<{width}}"
+                f" {f'{served.ready:.2f}' if first else '':>7} {number:>3}"
+                f" {len(latencies) / seconds:6.1f} {1000 * percentile(latencies, 0.5):6.1f}"
+                f" {1000 * percentile(latencies, 0.99):6.1f} {errors:>6}"
+                f" {served.memory[number]:7.1f} {f'{peak:.1f}' if first else '':>6}"
+                f" {('yes' if torch else 'no') if first else '':>8}"
+            )
 
 
 if __name__ == "__main__":

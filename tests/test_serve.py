@@ -12,7 +12,6 @@ import socket
 import struct
 import urllib.error
 import urllib.request
-import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,11 +22,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from mnist_cli.data import catalog
 from mnist_cli.serve.upload import MAX_BODY_BYTES, BadRequest, body_length, upload_of
-from tests.conftest import DEAD_MIRROR, REPO, app, real_test_digits
-from tests.serving import ONE, SEVEN, png_bytes, running_server
-from tests.tiny_cli import tiny_dataset
+from tests.conftest import REPO, app, real_test_digits
+from tests.serving import ONE, SEVEN, multipart, png_bytes, running_server, train_tiny
 
 TIMEOUT = 30  # seconds any one request may take before the test fails
 
@@ -35,20 +32,7 @@ TIMEOUT = 30  # seconds any one request may take before the test fails
 @pytest.fixture(scope="module")
 def tiny_model(tiny_files, tmp_path_factory) -> Path:
     """An mlp trained for one epoch on the synthetic dataset: enough for the bad requests."""
-    from typer.testing import CliRunner
-
-    source, contents = tiny_files
-    folder = tmp_path_factory.mktemp("serve-tiny")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(catalog.DATASETS, "mnist", tiny_dataset(contents, mirrors=(DEAD_MIRROR,)))
-        for arguments in (
-            ["download", "--from", str(source), "--data-dir", str(folder / "data")],
-            ["train", "--model", "mlp", "--epochs", "1", "--threads", "1", "--json"]
-            + ["--data-dir", str(folder / "data"), "--checkpoint", str(folder / "ckpt.pt")],
-        ):
-            result = CliRunner().invoke(app(), arguments)
-            assert result.exit_code == 0, result.output
-    return folder / "ckpt.pt"
+    return train_tiny(tiny_files, tmp_path_factory.mktemp("serve-tiny"))
 
 
 @pytest.fixture(scope="module")
@@ -67,19 +51,6 @@ def call(base: str, path: str, method: str = "GET", body: bytes | None = None, h
             return reply.status, reply.headers, json.loads(reply.read())
     except urllib.error.HTTPError as refused:
         return refused.code, refused.headers, json.loads(refused.read())
-
-
-def multipart(name: str, data: bytes, field: str = "file") -> tuple[bytes, dict]:
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
-            f"Content-Type: image/png\r\n\r\n"
-        ).encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
 def predict_rows(runner, checkpoint: Path, files: list[str]) -> list[dict]:

@@ -1,76 +1,20 @@
 """`mnist serve` as a person runs it: a real process stopped by Ctrl-C (exit 0, no traceback)
 or SIGTERM (143), the warning on --host 0.0.0.0, --open, and the one-line errors of a missing
-checkpoint, an ONNX file or a port already taken. Every server started here is stopped."""
+checkpoint or export, a safetensors file or a port already taken. Every server started here is
+stopped."""
 
 from __future__ import annotations
 
-import os
-import queue
 import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, app, ctrl_c_as_in_a_terminal
-
-START_TIMEOUT = 120  # seconds: bounds the test, claims nothing about speed
-URL = re.compile(r"at (http://[^ ]+/) \(Ctrl-C stops\)")
-
-
-class ServeProcess:
-    """`python -m mnist_cli serve ...` with its stderr read line by line on a thread."""
-
-    def __init__(self, *arguments: str, start=ctrl_c_as_in_a_terminal):
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mnist_cli", "serve", *arguments],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=start,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self.lines.put(line)
-        self.lines.put("")  # the end
-
-    def wait_for(self, pattern: re.Pattern) -> re.Match:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if match := pattern.search(line):
-                return match
-            assert line, f"serve ended: {self.seen}"
-        raise AssertionError(f"no {pattern.pattern!r} in {self.seen}")
-
-    def stop(self, number: int) -> tuple[int, str]:
-        """Send a signal; the exit code and everything it wrote on stderr."""
-        self.process.send_signal(number)
-        code = self.process.wait(timeout=60)
-        while (line := self.lines.get(timeout=10)) != "":
-            self.seen.append(line)
-        return code, "".join(self.seen)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+from tests.conftest import app
+from tests.serving import URL, ServeProcess
 
 
 @pytest.fixture
@@ -166,7 +110,7 @@ def test_a_taken_port_is_one_line(tiny_checkpoint, runner):
     ("arguments", "words"),
     [
         (["missing.pt"], "no checkpoint at missing.pt"),
-        (["model.onnx"], "serve takes a checkpoint (.pt)"),
+        (["model.onnx"], "no model at model.onnx"),
         (["ckpt.pt", "--port", "70000"], "65535"),
     ],
 )
@@ -180,3 +124,10 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(runner):
     Path("notes.pt").write_text("not a checkpoint")
     result = runner.invoke(app(), ["serve", "notes.pt"])
     assert result.exit_code == 1 and result.stderr.startswith("error: ")
+
+
+def test_a_safetensors_file_is_refused_with_what_reads_it(runner):
+    Path("weights.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    result = runner.invoke(app(), ["serve", "weights.safetensors"])
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: mnist serve reads a checkpoint (.pt)")

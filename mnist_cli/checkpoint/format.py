@@ -102,6 +102,23 @@ class _Opaque:
         pass
 
 
+MAX_DIMENSION = 2**31  # no weight of ours is near it; a crafted shape is kept as None
+
+
+@dataclass(frozen=True)
+class TensorShape:
+    """A tensor of the header, as its shape alone (None if the pickle's shape is not one): its
+    bytes are never read."""
+
+    shape: tuple[int, ...] | None
+
+
+def _tensor_shape(storage: Any = None, offset: Any = 0, size: Any = (), *rest: Any) -> TensorShape:
+    """Stands in for torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)."""
+    ok = isinstance(size, tuple) and all(type(n) is int and 0 <= n < MAX_DIMENSION for n in size)
+    return TensorShape(size if ok else None)
+
+
 class _PlainDict(dict):
     """An OrderedDict of the pickle (a state_dict), kept as a dict; its attributes dropped."""
 
@@ -111,11 +128,14 @@ class _PlainDict(dict):
 
 class _HeaderReader(pickle.Unpickler):
     """An unpickler that imports nothing: every class the pickle names is _Opaque (an
-    OrderedDict a _PlainDict) and every tensor storage None, so no code of the file runs."""
+    OrderedDict a _PlainDict, a tensor its TensorShape) and every storage None, so no code of
+    the file runs."""
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("collections", "OrderedDict"):
             return _PlainDict
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _tensor_shape
         return _Opaque
 
     def persistent_load(self, pid: Any) -> None:
@@ -123,7 +143,7 @@ class _HeaderReader(pickle.Unpickler):
 
 
 def read_header(path: Path) -> dict[str, Any] | None:
-    """A checkpoint's plain fields (its tensors as placeholders), read with the standard library
+    """A checkpoint's plain fields (its tensors as TensorShapes), read with the standard library
     before torch is imported; None if `path` is not one of ours. Nothing read here is trusted
     beyond what the caller checks (it is not the sha256-checked load of read.py)."""
     data = _header_bytes(path)

@@ -1,4 +1,5 @@
-"""`mnist serve`: a page to draw a digit on, and an HTTP API that answers as `mnist predict`."""
+"""`mnist serve`: a page to draw a digit on, and an HTTP API that answers as `mnist predict`,
+without torch where a checkpoint's verified export (or an export given directly) can answer."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import Annotated
 
 import typer
 
-from mnist_cli.cli.options import Quiet, checkpoint_argument
+from mnist_cli.cli.options import Quiet, checkpoint_argument, refuse_export
 from mnist_cli.cli.output import Output, output_of
 from mnist_cli.config import DEFAULT_CHECKPOINT
-from mnist_cli.errors import CheckpointError, Terminated
+from mnist_cli.errors import Terminated
 from mnist_cli.paths import check_checkpoint_file
 
 EXAMPLES = (
@@ -25,7 +26,9 @@ EXAMPLES = (
 
 def serve(
     ctx: typer.Context,
-    checkpoint: checkpoint_argument("The checkpoint that answers.") = DEFAULT_CHECKPOINT,
+    checkpoint: checkpoint_argument(
+        "The checkpoint that answers (its verified ckpt.onnx when there is one), or an ONNX export."
+    ) = DEFAULT_CHECKPOINT,
     host: Annotated[
         str,
         typer.Option(
@@ -49,12 +52,9 @@ def serve(
     with output.handled():
         from mnist_cli.inference.loader import is_export
 
-        if is_export(checkpoint):
-            raise CheckpointError(
-                f"{checkpoint}: serve takes a checkpoint (.pt); it answers from the ckpt.onnx"
-                " beside it when that export was made from it"
-            )
-        check_checkpoint_file(checkpoint)  # before torch is imported: a typo costs no time
+        if not is_export(checkpoint):  # an export is checked as it loads (onnx_model.py)
+            check_checkpoint_file(checkpoint)  # before torch may be imported: a typo costs no time
+            refuse_export(checkpoint, "serve")  # a safetensors file: weights for torch alone
         from mnist_cli.serve.model import ServedModel
         from mnist_cli.serve.server import make_server
 
@@ -63,8 +63,8 @@ def serve(
     with output.handled(), server:
         url = _url(host, server.port)
         output.err.print(
-            f"serving {checkpoint} ({model.classifier.model_name} on {model.classifier.dataset},"
-            f" {model.classifier.runtime}) at {url} (Ctrl-C stops)",
+            f"serving {checkpoint} ({model.classifier.model_name} on {model.classifier.dataset}),"
+            f" answering with {model.answered_by}, at {url} (Ctrl-C stops)",
             soft_wrap=True,
             highlight=False,
         )
