@@ -7,7 +7,6 @@ ends the download at once, in a sentence that names the file.
 
 from __future__ import annotations
 
-import errno
 import http.client
 import time
 import urllib.error
@@ -131,39 +130,7 @@ def _fetch(url, datafile, target, on_progress, policy: NetworkPolicy) -> None:
                 on_progress(datafile.name, done, total)
 
         timed = _Deadline(response, policy.file_deadline)
-        _extract(CountingReader(timed, report), datafile, target)
-
-
-# What a write says when no byte more fits, and how that reads.
-NO_SPACE = {
-    errno.ENOSPC: "the disk is full (no space left on device)",
-    errno.EDQUOT: "the disk quota is used up",
-}
-
-
-def _extract(stream: CountingReader, datafile: DataFile, target: Path) -> None:
-    """extract_verified, with a full disk said as such: no retry and no other mirror helps."""
-    try:
-        extract_verified(stream, datafile, target)
-    except (DataError, OSError) as error:
-        full = _no_space(error)
-        if full is None:
-            raise
-        raise OutputError(
-            f"cannot write {target}: {full}; free some space, or give another --data-dir"
-        ) from None
-
-
-def _no_space(error: BaseException | None) -> str | None:
-    """How a full disk reads, if that is what `error` comes from: extract.py words a failed
-    write as a DataError raised from None, which keeps the OSError as its context."""
-    while error is not None:
-        if isinstance(error, OSError):
-            number = error.errno if error.errno is not None else (error.args or [None])[0]
-            if number in NO_SPACE:
-                return NO_SPACE[number]
-        error = error.__cause__ or error.__context__
-    return None
+        extract_verified(CountingReader(timed, report), datafile, target)
 
 
 def _find_local(source_dir: Path, dataset: Dataset, datafile: DataFile) -> Path | None:
@@ -255,7 +222,7 @@ def _import_one(
 
     try:
         with open(source, "rb") as stream:
-            _extract(CountingReader(stream, report), datafile, target)
+            extract_verified(CountingReader(stream, report), datafile, target)
     except OSError as error:
         raise DataError(f"cannot read {source}: {error.strerror or error}") from None
     return str(source)

@@ -9,6 +9,7 @@ match the published .gz MD5 instead, and the content's MD5 is then recorded besi
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
@@ -20,7 +21,7 @@ from typing import BinaryIO
 
 from mnist_cli.data.catalog import DataFile
 from mnist_cli.data.store import record_md5
-from mnist_cli.errors import DataError
+from mnist_cli.errors import DataError, OutputError
 from mnist_cli.files import new_temp, temp_name
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -72,6 +73,20 @@ def _check_original_gz(stream: CountingReader, datafile: DataFile, gzipped: bool
         raise WrongContent(f"{datafile.name}.gz: checksum mismatch (not the original .gz file)")
 
 
+# What a write says when no byte more fits, and how that reads.
+NO_SPACE = {
+    errno.ENOSPC: "the disk is full (no space left on device)",
+    errno.EDQUOT: "the disk quota is used up",
+}
+
+
+def _no_space(error: OSError) -> str | None:
+    """How a full disk reads, if that is what `error` says (its errno, or its first argument
+    when it was raised as OSError(number))."""
+    number = error.errno if error.errno is not None else (error.args or [None])[0]
+    return NO_SPACE.get(number) if isinstance(number, int) else None
+
+
 def extract_verified(stream: CountingReader, datafile: DataFile, target: Path) -> None:
     """Gunzip (if gzipped) `stream` into this process's .part of target, verify it, then move it
     into place."""
@@ -103,7 +118,13 @@ def extract_verified(stream: CountingReader, datafile: DataFile, target: Path) -
         elif digest.hexdigest() != datafile.md5:
             raise WrongContent(f"{datafile.name}: checksum mismatch (not the original file)")
         os.replace(part, target)
-    except (OSError, EOFError, zlib.error) as error:
+    except OSError as error:
+        if (full := _no_space(error)) is not None:  # no retry and no other mirror helps
+            raise OutputError(
+                f"cannot write {target}: {full}; free some space, or give another --data-dir"
+            ) from None
+        raise DataError(f"{datafile.name}: {error}") from None
+    except (EOFError, zlib.error) as error:
         raise DataError(f"{datafile.name}: {error}") from None
     finally:
         part.unlink(missing_ok=True)
