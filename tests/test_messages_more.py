@@ -94,7 +94,7 @@ def test_errors_never_follows_a_planted_link(runner, tiny_checkpoint, no_evaluat
 
 @pytest.mark.parametrize("name", ["errors.png", "errors.jpg", "errors.gif", "errors.tiff"])
 def test_errors_replaces_a_picture_it_drew(runner, tiny_checkpoint, name):
-    from mnist_cli.evaluate.gallery import is_our_picture
+    from mnist_cli.pictures import is_our_picture
 
     for _ in range(2):
         result = runner.invoke(app(), ["evaluate", "--errors", name, "--errors-count", "3"])
@@ -112,7 +112,9 @@ def test_errors_never_replaces_a_picture_in_a_format_without_a_mark(runner, tiny
 
 
 def test_a_fifo_is_never_taken_for_our_picture(within_seconds):
-    from mnist_cli.evaluate.gallery import MARK, is_our_picture
+    from mnist_cli.pictures import PICTURES, is_our_picture
+
+    MARK = PICTURES["--errors"].mark
 
     os.mkfifo("pipe.png")
     assert not is_our_picture(Path("pipe.png"))  # refused without blocking on the open

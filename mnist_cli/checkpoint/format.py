@@ -31,12 +31,15 @@ and its ONNX export `ckpt.onnx` (export/); neither is needed to load the checkpo
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mnist_cli.config import LEGACY_RECIPE, TrainConfig
 
 FORMAT = "mnist-cli-checkpoint"
 FORMAT_VERSION = 2  # 2: adds `training` (resume state) and `sha256`
@@ -61,6 +64,43 @@ class EpochRecord:
     # On the validation split (held out of the training images); None without one.
     val_loss: float | None = None
     val_accuracy: float | None = None  # fraction in [0, 1]
+
+
+def stored_config(stored: Any) -> TrainConfig | None:
+    """The stored configuration as a TrainConfig; None where it does not fit this version."""
+    if isinstance(stored, dict) and "val_split" not in stored:
+        stored = {**stored, "val_split": 0}  # written before the validation split: none held out
+    try:  # an unknown or missing field, or not a dict at all: a TypeError
+        return TrainConfig(**{**LEGACY_RECIPE, **stored}) if isinstance(stored, dict) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def stored_history(stored: Any) -> list[EpochRecord] | None:
+    """The stored history as EpochRecords, or None if it is malformed: every row must have
+    every field without a default (those with one are newer, or None: the validation scores),
+    each a number."""
+    if stored is None:
+        return []
+    fields = {field.name: field for field in dataclasses.fields(EpochRecord)}
+    required = {name for name, field in fields.items() if field.default is dataclasses.MISSING}
+    if not isinstance(stored, list) or not all(
+        isinstance(row, dict)
+        and required <= set(row) <= set(fields)
+        and all(
+            (isinstance(v, int | float) and not isinstance(v, bool))
+            or (v is None and k not in required)
+            for k, v in row.items()
+        )
+        for row in stored
+    ):
+        return None
+    return [EpochRecord(**row) for row in stored]
+
+
+def stored_text(value: Any) -> str:
+    """A stored string field, or "" where the file holds something else."""
+    return value if isinstance(value, str) else ""
 
 
 def record_path(checkpoint_path: Path) -> Path:

@@ -3,7 +3,6 @@ field checked, the model rebuilt, and a typed `Checkpoint` out."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import warnings
@@ -15,9 +14,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnist_cli.checkpoint.format import FORMAT, FORMAT_VERSION, EpochRecord
+from mnist_cli.checkpoint.format import (
+    FORMAT,
+    FORMAT_VERSION,
+    EpochRecord,
+    stored_config,
+    stored_history,
+    stored_text,
+)
 from mnist_cli.checkpoint.write import payload_sha256
-from mnist_cli.config import LEGACY_RECIPE, TrainConfig
+from mnist_cli.config import TrainConfig
 from mnist_cli.data.store import normalisation_ok
 from mnist_cli.errors import CheckpointError
 from mnist_cli.files import Unreadable, read_bounded
@@ -147,16 +153,16 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
     return Checkpoint(
         model=model,
         model_name=name,
-        dataset=_text(data.get("dataset")) or "mnist",
+        dataset=stored_text(data.get("dataset")) or "mnist",
         class_names=list(class_names),
         mean=mean,
         std=std,
-        config=_config(data.get("config")),
+        config=stored_config(data.get("config")),
         history=_history(data.get("history"), path),
         training=training if isinstance(training, dict) else None,
-        torch_version=_text(data.get("torch_version")),
-        created=_text(data.get("created")),
-        sha256=_text(data.get("sha256")),
+        torch_version=stored_text(data.get("torch_version")),
+        created=stored_text(data.get("created")),
+        sha256=stored_text(data.get("sha256")),
         temperature=_temperature(data, path),
     )
 
@@ -213,36 +219,8 @@ def _temperature(data: dict, path: Path) -> float:
     return value
 
 
-def _config(stored) -> TrainConfig | None:
-    """The stored configuration as a TrainConfig; None where it does not fit this version."""
-    if isinstance(stored, dict) and "val_split" not in stored:
-        stored = {**stored, "val_split": 0}  # written before the validation split: none held out
-    try:  # an unknown or missing field, or not a dict at all: a TypeError
-        return TrainConfig(**{**LEGACY_RECIPE, **stored}) if isinstance(stored, dict) else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _history(stored, path: Path) -> list[EpochRecord]:
-    """The stored history as EpochRecords: every row must have every field without a default
-    (those with one are newer, or None: the validation scores), each a number."""
-    if stored is None:
-        return []
-    fields = {field.name: field for field in dataclasses.fields(EpochRecord)}
-    required = {name for name, field in fields.items() if field.default is dataclasses.MISSING}
-    if not isinstance(stored, list) or not all(
-        isinstance(row, dict)
-        and required <= set(row) <= set(fields)
-        and all(
-            (isinstance(v, int | float) and not isinstance(v, bool))
-            or (v is None and k not in required)
-            for k, v in row.items()
-        )
-        for row in stored
-    ):
+    history = stored_history(stored)
+    if history is None:
         raise _invalid(path, "its history is malformed")
-    return [EpochRecord(**row) for row in stored]
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else ""
+    return history

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_cli.errors import MnistError, OutputError
-from mnist_cli.pictures import PICTURES, check_picture_path, pillow_options, write_picture
-from mnist_cli.pictures import is_our_picture as is_our_picture  # re-exported: asked for here
+from mnist_cli.pictures import check_picture_path, pillow_options, write_picture
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,7 +23,6 @@ COLUMNS = 10
 CAPTION = 34  # pixels of text under each digit
 GAP = 6
 OPTION = "--errors"
-MARK = PICTURES[OPTION].mark  # in every picture drawn here (pictures.py)
 
 
 def check_gallery_path(path: Path) -> None:

@@ -5,14 +5,21 @@ read.py would refuse gives None here: torch then loads the file and says why."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnist_cli.checkpoint.format import FORMAT_VERSION, EpochRecord, TensorShape, read_header
-from mnist_cli.config import LEGACY_RECIPE, TrainConfig
+from mnist_cli.checkpoint.format import (
+    FORMAT_VERSION,
+    EpochRecord,
+    TensorShape,
+    read_header,
+    stored_config,
+    stored_history,
+    stored_text,
+)
+from mnist_cli.config import TrainConfig
 
 # The entries of a state_dict that are buffers, not parameters: torch's BatchNorm names them so.
 # `mnist info` counts `model.parameters()`, which holds none of them.
@@ -52,7 +59,7 @@ def read_facts(path: Path) -> CheckpointFacts | None:
 def _facts(header: dict[str, Any]) -> CheckpointFacts | None:
     model, names = header.get("model"), header.get("class_names")
     temperature = header.get("temperature", 1.0)
-    history = _history(header.get("history"))
+    history = stored_history(header.get("history"))
     parameters = _parameters(header.get("state_dict"))
     if not (
         isinstance(model, dict)
@@ -68,15 +75,15 @@ def _facts(header: dict[str, Any]) -> CheckpointFacts | None:
         return None
     return CheckpointFacts(
         model_name=model["name"],
-        dataset=_text(header.get("dataset")) or "mnist",
+        dataset=stored_text(header.get("dataset")) or "mnist",
         class_names=list(names),
         temperature=temperature,
-        config=_config(header.get("config")),
+        config=stored_config(header.get("config")),
         history=history,
         parameters=parameters,
-        torch_version=_text(header.get("torch_version")),
-        created=_text(header.get("created")),
-        sha256=_text(header.get("sha256")),
+        torch_version=stored_text(header.get("torch_version")),
+        created=stored_text(header.get("created")),
+        sha256=stored_text(header.get("sha256")),
     )
 
 
@@ -92,37 +99,3 @@ def _parameters(state: Any) -> int | None:
         for key, weight in state.items()
         if key.rsplit(".", 1)[-1] not in BUFFERS
     )
-
-
-def _config(stored: Any) -> TrainConfig | None:
-    """As read.py reads it: None where the stored settings do not fit this version."""
-    if not isinstance(stored, dict):
-        return None
-    try:
-        return TrainConfig(**{**LEGACY_RECIPE, "val_split": 0, **stored})
-    except (TypeError, ValueError):
-        return None
-
-
-def _history(stored: Any) -> list[EpochRecord] | None:
-    """The epochs as EpochRecords; None if a row is not one (read.py refuses such a file)."""
-    if stored is None:
-        return []
-    if not isinstance(stored, list) or not all(isinstance(row, dict) for row in stored):
-        return None
-    try:
-        records = [EpochRecord(**row) for row in stored]
-    except TypeError:  # a field missing or unknown
-        return None
-    numbers = all(
-        value is None or (isinstance(value, int | float) and not isinstance(value, bool))
-        for row in stored
-        for value in row.values()
-    )
-    required = [f.name for f in dataclasses.fields(EpochRecord) if f.default is dataclasses.MISSING]
-    complete = all(row.get(name) is not None for row in stored for name in required)
-    return records if numbers and complete else None
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
